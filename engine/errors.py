@@ -1,0 +1,53 @@
+"""Errors the engine raises to its callers, each with a message fit for a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Base class of every error the engine reports to a user."""
+
+
+class NotFound(EngineError):
+    """The thing does not exist, or the person may not know that it does."""
+
+
+class NotAllowed(EngineError):
+    """The person may see the thing but may not do this to it."""
+
+
+class ConcurrentUpdate(EngineError):
+    """Someone else changed the audit first; nothing of this attempt was saved."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a process definition, located by file and element."""
+
+    file: str
+    element: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.element}: {self.reason}"
+
+
+class DefinitionInvalid(EngineError):
+    """A process definition was refused; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class FormInvalid(EngineError):
+    """Submitted form data broke the form's rules; `errors` maps field -> message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class ExpressionRefused(EngineError):
+    """An expression or script tried something the restricted environment forbids."""

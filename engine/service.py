@@ -1,0 +1,478 @@
+"""The engine: each use case (start, complete, fire timers, raise a concern) is one transaction."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit, clock, forms, org, spiff
+from engine.clock import Clock, SystemClock
+from engine.db import make_db
+from engine.definitions import Bundle, ParsedDefinition, parse_bundle, sha256
+from engine.errors import ConcurrentUpdate, EngineError, FormInvalid, NotAllowed, NotFound
+from engine.models import (
+    DefinitionFile,
+    HumanTask,
+    Instance,
+    Notification,
+    Participant,
+    Person,
+    ProcessVersion,
+    ProcessVersionFile,
+)
+from engine.roles import AUDITOR, GROUP_ROLES, HOS_SPQA, PARTICIPANT_ROLES
+from engine.sandbox import Effects
+from engine.timeline import next_timer_at, ready_user_tasks, task_due_at
+
+SAFETY_SIGNAL = "safety_concern_raised"
+# Values copied out of the workflow's data onto the instance row, for lists and reports.
+SUMMARY_KEYS = ("grade", "child_ref", "child_status", "audit_type")
+
+
+@dataclass(frozen=True)
+class Deployed:
+    process_id: str
+    version: int
+    created: bool
+
+    def __str__(self) -> str:
+        return f"{self.process_id} v{self.version}" + ("" if self.created else " (unchanged)")
+
+
+class Engine:
+    """Runs deployed processes against the database, on one injectable clock."""
+
+    def __init__(self, database_url: str | None = None, clock: Clock | None = None,
+                 live_cache_size: int = 512):
+        self.db = make_db(database_url)
+        self.sessions = sessionmaker(self.db, expire_on_commit=False)
+        self.clock: Clock = clock or SystemClock()
+        self._definitions: dict[str, ParsedDefinition] = {}  # by digest
+        self._version_digest: dict[int, str] = {}
+        self._live: OrderedDict[int, tuple[int, spiff.BpmnWorkflow]] = OrderedDict()
+        self._live_size = live_cache_size
+        self._lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One use case: commit at the end, roll back and re-raise on any failure."""
+        with clock.using(self.clock), self.sessions() as s:
+            try:
+                with s.begin():
+                    yield s
+            except StaleDataError:
+                raise ConcurrentUpdate(
+                    "Someone else updated this audit a moment ago. Nothing you submitted was "
+                    "lost: reload the page to see the latest and try again.") from None
+
+    def create_schema(self) -> None:
+        from engine.migrate import upgrade
+
+        upgrade(self.db)
+
+    # -- definitions ------------------------------------------------------------------------
+
+    def deploy(self, bundle: Bundle, actor: str, note: str = "") -> list[Deployed]:
+        """Validate, then store each process as its next version unless its content is unchanged."""
+        parsed = parse_bundle(bundle)
+        results: list[Deployed] = []
+        with self.transaction() as s:
+            for pid, pd in sorted(parsed.items()):
+                latest = self._latest_version(s, pid)
+                if latest is not None and latest.digest == pd.digest:
+                    results.append(Deployed(pid, latest.version, False))
+                    continue
+                for fname, data in pd.files.items():
+                    digest = sha256(data)
+                    if s.get(DefinitionFile, digest) is None:
+                        s.add(DefinitionFile(sha256=digest, content=data))
+                pv = ProcessVersion(
+                    process_id=pid, name=pd.name, version=(latest.version + 1 if latest else 1),
+                    digest=pd.digest, note=note, deployed_by=actor, deployed_at=self.now(),
+                    files=[ProcessVersionFile(name=f, sha256=sha256(d)) for f, d in pd.files.items()],
+                )
+                s.add(pv)
+                s.flush()
+                self._definitions.setdefault(pd.digest, pd)
+                self._version_digest[pv.id] = pd.digest
+                audit.append(s, self.now(), actor, "deploy",
+                             {"process_id": pid, "version": pv.version, "digest": pd.digest,
+                              "note": note, "files": {f: sha256(d) for f, d in pd.files.items()}})
+                results.append(Deployed(pid, pv.version, True))
+        return results
+
+    def _latest_version(self, s: Session, process_id: str) -> ProcessVersion | None:
+        return s.execute(
+            select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+            .order_by(ProcessVersion.version.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def definition(self, s: Session, pv: ProcessVersion) -> ParsedDefinition:
+        """Return the parsed definition of a version; parsed once per content, then cached."""
+        digest = self._version_digest.get(pv.id)
+        if digest is not None and digest in self._definitions:
+            return self._definitions[digest]
+        if pv.digest in self._definitions:
+            self._version_digest[pv.id] = pv.digest
+            return self._definitions[pv.digest]
+        files = {
+            f.name: s.get(DefinitionFile, f.sha256).content  # type: ignore[union-attr]
+            for f in pv.files
+        }
+        pd = parse_bundle(Bundle(files))[pv.process_id]
+        with self._lock:
+            self._definitions[pv.digest] = pd
+            self._version_digest[pv.id] = pv.digest
+        return pd
+
+    # -- loading and saving workflows -------------------------------------------------------
+
+    def _load(self, s: Session, inst: Instance) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
+        pd = self.definition(s, inst.process_version)
+        with self._lock:
+            cached = self._live.pop(inst.id, None)
+        if cached is not None and cached[0] == inst.version:
+            return cached[1], pd
+        return spiff.state_from_json(inst.state, pd.spec, pd.subprocess_specs), pd
+
+    def _remember(self, s: Session, inst: Instance, wf: spiff.BpmnWorkflow) -> None:
+        """Keep the live workflow for the next use case, but only once this one has committed."""
+
+        def _after_commit(_session: Session) -> None:
+            with self._lock:
+                self._live[inst.id] = (inst.version, wf)
+                self._live.move_to_end(inst.id)
+                while len(self._live) > self._live_size:
+                    self._live.popitem(last=False)
+
+        from sqlalchemy import event
+
+        event.listen(s, "after_commit", _after_commit, once=True)
+
+    def _run(self, s: Session, inst: Instance, wf: spiff.BpmnWorkflow, pd: ParsedDefinition,
+             actor: str) -> None:
+        """Run engine steps and due timers, apply their effects, project tasks, save the state."""
+        effects = Effects()
+        token = spiff.collect_effects(effects)
+        try:
+            fired_before = _fired_timers(wf)
+            while True:
+                wf.do_engine_steps()
+                if not wf.get_tasks(state=spiff.TaskState.READY, manual=False):
+                    break
+            for name in sorted(_fired_timers(wf) - fired_before):
+                audit.append(s, self.now(), "system", "timer_fired", {"timer": name},
+                             inst.id, inst.child_ref)
+        finally:
+            spiff.stop_collecting(token)
+        self._apply_effects(s, inst, effects)
+        self._project_tasks(s, inst, wf, pd)
+        data = _current_data(wf)
+        for key in SUMMARY_KEYS:
+            if key in data and data[key] is not None:
+                setattr(inst, key, str(data[key]))
+        inst.next_timer_at = next_timer_at(wf)
+        inst.updated_at = self.now()
+        if wf.completed:
+            inst.status = "completed"
+            inst.completed_at = self.now()
+            inst.next_timer_at = None
+            audit.append(s, self.now(), actor, "completed", {"grade": inst.grade},
+                         inst.id, inst.child_ref)
+        inst.state = spiff.state_to_json(wf)
+        s.flush()
+        self._remember(s, inst, wf)
+
+    # -- people and roles -------------------------------------------------------------------
+
+    def _holders(self, s: Session, inst: Instance, role: str) -> list[Person]:
+        if role in GROUP_ROLES:
+            return org.members_of(s, role)
+        return [p.person for p in inst.participants if p.role == role]
+
+    def _notify(self, s: Session, inst: Instance | None, people: list[Person], subject: str,
+                body: str) -> None:
+        for person in people:
+            note = Notification(
+                message_id=f"<{uuid.uuid4()}@qaflow>", instance_id=inst.id if inst else None,
+                recipient_id=person.id, email=person.email, subject=subject, body=body,
+                created_at=self.now(), next_attempt_at=self.now(),
+            )
+            s.add(note)
+            audit.append(s, self.now(), "system", "notification",
+                         {"to": person.username, "subject": subject},
+                         inst.id if inst else None, inst.child_ref if inst else "")
+
+    def _apply_effects(self, s: Session, inst: Instance, effects: Effects) -> None:
+        for roles, subject, body in effects.notifications:
+            people: dict[int, Person] = {}
+            for role in roles:
+                for p in self._holders(s, inst, role):
+                    people[p.id] = p
+            self._notify(s, inst, list(people.values()), subject, body)
+        for spec_name in effects.escalations:
+            self._escalate(s, inst, spec_name)
+
+    def _escalate(self, s: Session, inst: Instance, spec_name: str) -> None:
+        """Mark an open task overdue and tell the next manager up; the task stays open."""
+        tasks = s.execute(
+            select(HumanTask).where(HumanTask.instance_id == inst.id,
+                                    HumanTask.spec_name == spec_name, HumanTask.status == "open")
+        ).scalars().all()
+        for task in tasks:
+            task.escalated_at = self.now()
+            holder = task.assignee or task.claimed_by
+            managers = [holder.manager] if holder is not None and holder.manager else []
+            if not managers:
+                managers = org.members_of(s, HOS_SPQA)
+            due = task.due_at.isoformat() if task.due_at else "its deadline"
+            who = holder.name if holder else f"the {task.role} group"
+            self._notify(
+                s, inst, managers, f"Overdue: {task.name} (child {inst.child_ref})",
+                f"{who} has not completed '{task.name}' for child {inst.child_ref}, due {due}. "
+                "It is still open and now marked overdue.")
+            audit.append(s, self.now(), "system", "escalation",
+                         {"task": task.name, "spec": spec_name, "holder": holder.username
+                          if holder else None, "escalated_to": [m.username for m in managers]},
+                         inst.id, inst.child_ref)
+
+    def _assignee(self, s: Session, inst: Instance, lane: str | None, expr: str | None,
+                  data: dict[str, Any]) -> tuple[Person | None, str | None]:
+        if expr:
+            from engine import sandbox
+
+            username = sandbox.evaluate(expr, data)
+            if username:
+                return org.person(s, str(username)), None
+        if lane in GROUP_ROLES:
+            return None, lane
+        holders = [p.person for p in inst.participants if p.role == lane]
+        if not holders:
+            raise EngineError(f"No participant holds the role '{lane}' on this audit")
+        return holders[0], None
+
+    def _project_tasks(self, s: Session, inst: Instance, wf: spiff.BpmnWorkflow,
+                       pd: ParsedDefinition) -> None:
+        open_rows = {
+            t.task_uuid: t for t in s.execute(
+                select(HumanTask).where(HumanTask.instance_id == inst.id,
+                                        HumanTask.status == "open")
+            ).scalars()
+        }
+        ready = {str(t.id): t for t in ready_user_tasks(wf)}
+        for uid, row in open_rows.items():
+            if uid not in ready:
+                row.status = "cancelled"
+                row.completed_at = self.now()
+            else:
+                row.due_at = task_due_at(ready[uid]) or row.due_at
+        for uid, task in ready.items():
+            if uid in open_rows:
+                continue
+            info = pd.user_tasks.get(task.task_spec.name)
+            lane = info.lane if info else task.task_spec.lane
+            person, group = self._assignee(s, inst, lane, info.assignee_expr if info else None,
+                                           task.data)
+            s.add(HumanTask(
+                instance_id=inst.id, task_uuid=uid, spec_name=task.task_spec.name,
+                name=(info.name if info else task.task_spec.bpmn_name) or task.task_spec.name,
+                process_id=info.process_id if info else inst.process_id, role=lane or "",
+                assignee_id=person.id if person else None, group_role=group,
+                form_file=info.form_file if info else None, due_at=task_due_at(task),
+                status="open", created_at=self.now(),
+            ))
+
+    # -- use cases --------------------------------------------------------------------------
+
+    def start(self, process_id: str, actor: str, data: dict[str, Any],
+              participants: dict[str, str] | None = None, practitioner: str | None = None,
+              auditor: str | None = None) -> int:
+        """Start an instance on the newest version; participants are derived from the practitioner."""
+        with self.transaction() as s:
+            pv = self._latest_version(s, process_id)
+            if pv is None:
+                raise NotFound(f"No process '{process_id}' has been deployed")
+            pd = self.definition(s, pv)
+            people: dict[str, Person] = {}
+            if practitioner and auditor:
+                people.update(org.participants_for(s, org.person(s, practitioner),
+                                                   org.person(s, auditor)))
+            for role, username in (participants or {}).items():
+                people[role] = org.person(s, username)
+            if AUDITOR in people and people[AUDITOR].id in {
+                people[r].id for r in PARTICIPANT_ROLES[1:3] if r in people
+            }:
+                raise NotAllowed("An auditor cannot audit their own or their own team's work")
+            now = self.now()
+            start_data = {"allocated_at": now.isoformat(), **data}
+            prac = people.get("Practitioner")
+            inst = Instance(
+                process_version_id=pv.id, process_id=process_id, status="running", state="{}",
+                started_by=actor, started_at=now, updated_at=now,
+                child_ref=str(start_data.get("child_ref", "")),
+                team_id=prac.team_id if prac else None,
+                service_area_id=prac.team.service_area_id if prac and prac.team else None,
+                participants=[Participant(role=r, person_id=p.id) for r, p in people.items()],
+            )
+            s.add(inst)
+            s.flush()
+            s.refresh(inst)
+            wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+            for task in wf.get_tasks(state=spiff.TaskState.READY):
+                task.data.update(start_data)
+            audit.append(s, now, actor, "started",
+                         {"process_id": process_id, "version": pv.version, "data": start_data,
+                          "participants": {r: p.username for r, p in people.items()}},
+                         inst.id, inst.child_ref)
+            self._run(s, inst, wf, pd, actor)
+            return inst.id
+
+    def _open_task(self, s: Session, task_id: int, username: str) -> tuple[HumanTask, Person]:
+        task = s.get(HumanTask, task_id)
+        me = org.person(s, username)
+        if task is None or not (task.assignee_id == me.id or task.claimed_by_id == me.id
+                                or (task.group_role and task.group_role in me.role_names)):
+            raise NotFound("There is no such task for you")
+        return task, me
+
+    def complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
+        """Validate the form, complete the task and run on to the next wait, in one transaction."""
+        with self.transaction() as s:
+            task, me = self._open_task(s, task_id, username)
+            if task.status != "open":
+                raise ConcurrentUpdate(
+                    f"'{task.name}' was already {task.status} by "
+                    f"{task.completed_by.name if task.completed_by else 'the process'}.")
+            if task.group_role and task.claimed_by_id != me.id:
+                raise NotAllowed("Claim this task before completing it")
+            inst = task.instance
+            wf, pd = self._load(s, inst)
+            spiff_task = wf.get_task_from_id(UUID(task.task_uuid))
+            if spiff_task is None or spiff_task.state != spiff.TaskState.READY:
+                raise ConcurrentUpdate(f"'{task.name}' is no longer waiting to be done.")
+            schema = pd.form(task.form_file)
+            if schema is not None:
+                errors = forms.validate(schema, submitted, spiff_task.data)
+                if errors:
+                    raise FormInvalid(errors)
+            spiff_task.set_data(**submitted)
+            spiff_task.run()
+            task.status, task.completed_at, task.completed_by_id = "completed", self.now(), me.id
+            task.draft = None
+            audit.append(s, self.now(), username, "task_completed",
+                         {"task": task.name, "spec": task.spec_name, "data": submitted},
+                         inst.id, inst.child_ref)
+            self._run(s, inst, wf, pd, username)
+
+    def save_draft(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
+        with self.transaction() as s:
+            task, me = self._open_task(s, task_id, username)
+            if task.status != "open":
+                raise ConcurrentUpdate(f"'{task.name}' is no longer open.")
+            task.draft = submitted
+            audit.append(s, self.now(), username, "draft_saved", {"task": task.name},
+                         task.instance_id, task.instance.child_ref)
+
+    def claim(self, task_id: int, username: str) -> None:
+        with self.transaction() as s:
+            task, me = self._open_task(s, task_id, username)
+            if not task.group_role:
+                raise NotAllowed("Only group tasks are claimed")
+            if task.claimed_by_id not in (None, me.id):
+                raise ConcurrentUpdate(f"{task.claimed_by.name} has already claimed this task")  # type: ignore[union-attr]
+            task.claimed_by_id = me.id
+            audit.append(s, self.now(), username, "claimed", {"task": task.name},
+                         task.instance_id, task.instance.child_ref)
+
+    def release(self, task_id: int, username: str) -> None:
+        with self.transaction() as s:
+            task, me = self._open_task(s, task_id, username)
+            if task.claimed_by_id != me.id:
+                raise NotAllowed("You have not claimed this task")
+            task.claimed_by_id = None
+            audit.append(s, self.now(), username, "released", {"task": task.name},
+                         task.instance_id, task.instance.child_ref)
+
+    def send_signal(self, instance_id: int, name: str, payload: dict[str, Any], actor: str) -> None:
+        with self.transaction() as s:
+            inst = s.get(Instance, instance_id)
+            if inst is None or inst.status != "running":
+                raise NotFound("There is no open audit with that reference")
+            wf, pd = self._load(s, inst)
+            try:
+                spiff.send_signal(wf, name, payload)
+            except Exception as exc:
+                raise NotAllowed(f"This audit cannot take '{name}' now: {exc}") from None
+            audit.append(s, self.now(), actor, "signal", {"signal": name, "payload": payload},
+                         inst.id, inst.child_ref)
+            self._run(s, inst, wf, pd, actor)
+
+    def raise_safety_concern(self, instance_id: int, username: str, concern: str) -> None:
+        """The auditor alerts the Head of Service at once; the audit carries on."""
+        if not concern.strip():
+            raise FormInvalid({"concern": "Describe the concern about the child's safety"})
+        with self.transaction() as s:
+            inst = s.get(Instance, instance_id)
+            me = org.person(s, username)
+            if inst is None or not org.can_view(me, inst):
+                raise NotFound("There is no open audit with that reference")
+            if not any(p.role == AUDITOR and p.person_id == me.id for p in inst.participants):
+                raise NotAllowed("Only the audit's auditor raises a safety concern here")
+        self.send_signal(instance_id, SAFETY_SIGNAL, {"safety_concern": {
+            "concern": concern, "raised_by": username, "raised_at": self.now().isoformat()}},
+            username)
+
+    def fire_due_timers(self, limit: int = 100) -> int:
+        """Fire the timers that are due, one instance per transaction; return how many instances ran."""
+        fired = 0
+        while fired < limit:
+            with self.transaction() as s:
+                q = (select(Instance).where(Instance.status == "running",
+                                            Instance.next_timer_at <= self.now())
+                     .order_by(Instance.next_timer_at).limit(1))
+                if self.db.dialect.name == "postgresql":
+                    q = q.with_for_update(skip_locked=True, of=Instance)
+                inst = s.execute(q).unique().scalar_one_or_none()
+                if inst is None:
+                    return fired
+                wf, pd = self._load(s, inst)
+                self._run(s, inst, wf, pd, "system")
+                fired += 1
+        return fired
+
+    def next_due(self) -> datetime | None:
+        with self.transaction() as s:
+            return s.execute(
+                select(func.min(Instance.next_timer_at)).where(Instance.status == "running")
+            ).scalar_one()
+
+
+def _fired_timers(wf: spiff.BpmnWorkflow) -> set[str]:
+    return {
+        str(t.id) for t in wf.get_tasks(state=spiff.TaskState.READY | spiff.TaskState.COMPLETED)
+        if t.internal_data.get("event_fired") and "event_value" in t.internal_data
+    }
+
+
+def _current_data(wf: spiff.BpmnWorkflow) -> dict[str, Any]:
+    latest = None
+    for t in wf.get_tasks(state=spiff.TaskState.COMPLETED):
+        if latest is None or t.last_state_change >= latest.last_state_change:
+            latest = t
+    return latest.data if latest is not None else {}

@@ -1,0 +1,211 @@
+"""Everything that touches SpiffWorkflow: parser, restricted script engine, clock timers, state codec.
+
+Only this module (and definitions.py, which uses its parser) imports SpiffWorkflow.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    IntermediateCatchEvent,
+    StartEvent,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.event_parsers import (
+    SpiffBoundaryEventParser,
+    SpiffIntermediateCatchEventParser,
+    SpiffStartEventParser,
+)
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock, sandbox
+
+__all__ = [
+    "VALIDATOR",
+    "BpmnWorkflow",
+    "QaParser",
+    "TaskState",
+    "make_workflow",
+    "timer_definition",
+    "send_signal",
+    "state_from_json",
+    "state_to_json",
+]
+
+_effects: contextvars.ContextVar[sandbox.Effects | None] = contextvars.ContextVar(
+    "qaflow_effects", default=None
+)
+
+
+def collect_effects(effects: sandbox.Effects) -> contextvars.Token[sandbox.Effects | None]:
+    """Send what scripts ask for (notifications, escalations) to `effects` until reset."""
+    return _effects.set(effects)
+
+
+def stop_collecting(token: contextvars.Token[sandbox.Effects | None]) -> None:
+    _effects.reset(token)
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """Run BPMN expressions and scripts through engine.sandbox."""
+
+    def evaluate(self, expression, context, external_context=None):  # type: ignore[no-untyped-def]
+        return sandbox.evaluate(expression, context, _effects.get())
+
+    def execute(self, script, context, external_context=None):  # type: ignore[no-untyped-def]
+        sandbox.execute(script, context, _effects.get())
+        return True
+
+    def call_service(self, context, **kwargs):  # type: ignore[no-untyped-def]
+        raise sandbox.ExpressionRefused("service tasks are not supported")
+
+
+SCRIPT_ENGINE = PythonScriptEngine(environment=RestrictedEnvironment())
+
+
+def _clock_now() -> datetime:
+    return clock.now().astimezone(UTC)
+
+
+class ClockTimeDate(TimeDateEventDefinition):
+    """A timeDate timer that reads the engine's clock instead of the wall clock."""
+
+    def has_fired(self, my_task):  # type: ignore[no-untyped-def]
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            event_value = TimerEventDefinition.get_datetime(str(event_value)).isoformat()
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.get_datetime(event_value) <= _clock_now():
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class ClockDuration(DurationTimerEventDefinition):
+    """A timeDuration timer measured from the engine's clock."""
+
+    def has_fired(self, my_task):  # type: ignore[no-untyped-def]
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            parsed = TimerEventDefinition.parse_iso_duration(expression)
+            start = _clock_now()
+            delta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+            event_value = (start + delta).isoformat()
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.get_datetime(event_value) <= _clock_now():
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class _ClockTimerParsing:
+    def parse_timer_event(self, event):  # type: ignore[no-untyped-def]
+        parsed = super().parse_timer_event(event)  # type: ignore[misc]
+        if type(parsed) is TimeDateEventDefinition:
+            return ClockTimeDate(parsed.name, parsed.expression, description=parsed.description)
+        if type(parsed) is DurationTimerEventDefinition:
+            return ClockDuration(parsed.name, parsed.expression, description=parsed.description)
+        return parsed
+
+
+class _StartParser(_ClockTimerParsing, SpiffStartEventParser):
+    pass
+
+
+class _BoundaryParser(_ClockTimerParsing, SpiffBoundaryEventParser):
+    pass
+
+
+class _CatchParser(_ClockTimerParsing, SpiffIntermediateCatchEventParser):
+    pass
+
+
+class QaParser(SpiffBpmnParser):
+    """SpiffWorkflow's spiff-flavour parser with timers on the engine's clock."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("startEvent"): (_StartParser, StartEvent),
+        full_tag("boundaryEvent"): (_BoundaryParser, BoundaryEvent),
+        full_tag("intermediateCatchEvent"): (_CatchParser, IntermediateCatchEvent),
+    }
+
+
+class _StateOnlyConverter(BpmnWorkflowConverter):
+    """Serialise a workflow's state without its spec; the spec lives once per definition version."""
+
+    def __init__(self, registry: Any, specs: tuple[Any, dict[str, Any]] | None = None):
+        self.target_class = BpmnWorkflow
+        self.registry = registry
+        self.typename = None
+        self.specs = specs
+
+    def to_dict(self, workflow):  # type: ignore[no-untyped-def]
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):  # type: ignore[no-untyped-def]
+        assert self.specs is not None, "restore needs the definition's specs"
+        spec, subprocess_specs = self.specs
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_registry = BpmnWorkflowSerializer.configure()
+_converter = _StateOnlyConverter(_registry)
+
+
+def state_to_json(workflow: BpmnWorkflow) -> str:
+    """Return the workflow's state (tasks, data, subprocesses) as JSON, without any spec."""
+    return json.dumps(_converter.to_dict(workflow), separators=(",", ":"))
+
+
+def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    """Rebuild a workflow from its stored state and the (cached) parsed specs."""
+    converter = _StateOnlyConverter(_registry, (spec, subprocess_specs))
+    workflow = converter.from_dict(json.loads(text))
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+def make_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+
+
+def send_signal(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
+    """Deliver a signal from outside; raises if the process is not waiting for it."""
+    workflow.send_event(BpmnEvent(SignalEventDefinition(name), payload))
+
+
+def timer_definition(task_spec: Any) -> TimerEventDefinition | None:
+    definition = getattr(task_spec, "event_definition", None)
+    return definition if isinstance(definition, TimerEventDefinition) else None
