@@ -14,7 +14,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def config(db: SqlEngine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", db.url.render_as_string(hide_password=False))
+    cfg.set_main_option(
+        "sqlalchemy.url", db.url.render_as_string(hide_password=False).replace("%", "%%"))
     cfg.attributes["connection_engine"] = db
     return cfg
 

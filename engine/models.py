@@ -183,7 +183,7 @@ class HumanTask(Base):
     instance: Mapped[Instance] = relationship(lazy="joined")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     claimed_by: Mapped[Person | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
-    completed_by: Mapped[Person | None] = relationship(foreign_keys=[completed_by_id])
+    completed_by: Mapped[Person | None] = relationship(foreign_keys=[completed_by_id], lazy="joined")
 
 
 class AuditEvent(Base):

@@ -1,0 +1,126 @@
+"""`qaflow`: validate, deploy, migrate, run the worker, verify the audit trail, serve the app."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from engine import Engine
+
+    return Engine()
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.definitions import validate_paths
+
+    problems = validate_paths(args.paths)
+    for p in problems:
+        print(p)
+    if not problems:
+        print("all processes valid")
+    return 1 if problems else 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from engine.definitions import Bundle
+    from engine.errors import DefinitionInvalid
+
+    try:
+        for deployed in _engine().deploy(Bundle.from_paths(args.paths), args.actor, args.note):
+            print(deployed)
+    except DefinitionInvalid as exc:
+        for p in exc.problems:
+            print(p)
+        return 1
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _engine().create_schema()
+    print("database schema up to date")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.worker import Worker
+
+    worker = Worker(_engine())
+    if args.once:
+        fired, sent = worker.run_once()
+        print(f"fired timers on {fired} audits, sent {sent} notifications")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        worker.stop()
+    return 0
+
+
+def cmd_audit_log(args: argparse.Namespace) -> int:
+    from engine import audit
+
+    engine = _engine()
+    with engine.transaction() as s:
+        verdict = audit.verify(s)
+    print(verdict)
+    return 0 if verdict.ok else 1
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from engine import demo
+
+    print(demo.seed(_engine()))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from webui import create_app
+
+    app = create_app()
+    if args.with_worker:
+        from engine.worker import Worker
+
+        worker = Worker(app.extensions["qaflow"])
+        threading.Thread(target=worker.run_forever, daemon=True, name="qaflow-worker").start()
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="qaflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check BPMN files and forms")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("deploy", help="validate and store as the next version")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--note", default="")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_deploy)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("worker", help="fire timers and send notifications")
+    p.add_argument("--once", action="store_true")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("audit-log", help="audit trail tools")
+    p.add_argument("action", choices=["verify"])
+    p.set_defaults(func=cmd_audit_log)
+    sub.add_parser("seed-demo", help="seed the demo organisation").set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("serve", help="serve the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--with-worker", action="store_true")
+    p.set_defaults(func=cmd_serve)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

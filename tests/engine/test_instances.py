@@ -1,0 +1,185 @@
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, audit
+from engine.models import AuditEvent, HumanTask, Instance, Notification
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "simple"
+LONG = Path(__file__).parents[1] / "fixtures" / "long"
+
+
+@pytest.fixture
+def started(engine, people, deploy):
+    deploy(FIXTURE)
+    return engine.start("simple", "cpp1", {"child_ref": "C-100"}, practitioner="sw",
+                        auditor="auditor")
+
+
+def _tasks(engine, instance_id):
+    with engine.transaction() as s:
+        return s.execute(select(HumanTask).where(HumanTask.instance_id == instance_id)
+                         .order_by(HumanTask.id)).scalars().all()
+
+
+def test_starting_an_audit_assigns_the_first_task_to_the_auditor_with_its_deadline(
+        engine, started):
+    [task] = _tasks(engine, started)
+    assert (task.name, task.role, task.assignee.username, task.status) == (
+        "Do one", "Auditor", "auditor", "open")
+    # Allocated Monday 1 December 2025 09:00: noon on the next working day.
+    assert task.due_at.isoformat() == "2025-12-02T12:00:00+00:00"
+
+
+def test_participants_are_derived_from_the_practitioners_line(engine, started):
+    with engine.transaction() as s:
+        inst = s.get(Instance, started)
+        roles = {p.role: p.person.username for p in inst.participants}
+    assert roles == {"Auditor": "auditor", "Practitioner": "sw", "Team Manager": "tm",
+                     "Service Manager": "sm", "Head of Service": "hos"}
+
+
+def test_the_practitioners_own_team_manager_cannot_be_the_auditor(engine, people, deploy):
+    deploy(FIXTURE)
+    with pytest.raises(NotAllowed):
+        engine.start("simple", "cpp1", {"child_ref": "C-1"}, practitioner="sw", auditor="tm")
+
+
+def test_a_rejected_form_changes_nothing(engine, started):
+    [task] = _tasks(engine, started)
+    with engine.transaction() as s:
+        before = s.get(Instance, started).version
+    with pytest.raises(FormInvalid) as err:
+        engine.complete_task(task.id, "auditor", {})
+    assert err.value.errors == {"answer": "Enter answer"}
+    with engine.transaction() as s:
+        assert s.get(Instance, started).version == before
+        assert s.get(HumanTask, task.id).status == "open"
+
+
+def test_only_the_assignee_can_complete_a_task(engine, started):
+    [task] = _tasks(engine, started)
+    with pytest.raises(NotFound):
+        engine.complete_task(task.id, "sw", {"answer": "mine now"})
+
+
+def test_completing_the_task_finishes_the_instance_and_records_who_and_what(engine, started):
+    [task] = _tasks(engine, started)
+    engine.complete_task(task.id, "auditor", {"answer": "done"})
+    [task] = _tasks(engine, started)
+    assert (task.status, task.completed_by.username) == ("completed", "auditor")
+    with engine.transaction() as s:
+        assert s.get(Instance, started).status == "completed"
+        kinds = [e.kind for e in s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
+        done = s.execute(select(AuditEvent).where(AuditEvent.kind == "task_completed")).scalar_one()
+    assert kinds[-3:] == ["started", "task_completed", "completed"]
+    assert '"answer": "done"' in done.detail and done.actor == "auditor"
+
+
+def test_two_people_completing_the_same_task_at_once_one_wins(engine, started, people):
+    [task] = _tasks(engine, started)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def attempt(answer: str) -> None:
+        barrier.wait()
+        try:
+            engine.complete_task(task.id, "auditor", {"answer": answer})
+            outcomes.append("ok")
+        except ConcurrentUpdate as exc:
+            outcomes.append(f"refused: {exc}")
+
+    threads = [threading.Thread(target=attempt, args=(a,)) for a in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o[:7] for o in outcomes) == ["ok", "refused"]
+    with engine.transaction() as s:
+        completions = s.execute(select(AuditEvent).where(AuditEvent.kind == "task_completed")).all()
+        inst = s.get(Instance, started)
+    assert len(completions) == 1 and inst.status == "completed"
+    with engine.transaction() as s:
+        assert audit.verify(s).ok
+
+
+def test_a_missed_deadline_escalates_to_the_holders_manager_and_the_task_stays_open(
+        engine, clock, started):
+    clock.advance(timedelta(days=2))
+    assert engine.fire_due_timers() == 1
+    [task] = _tasks(engine, started)
+    assert task.status == "open" and task.escalated_at is not None
+    with engine.transaction() as s:
+        notes = s.execute(select(Notification)).scalars().all()
+        assert [(n.recipient.username, n.subject) for n in notes] == [
+            ("sm", "Overdue: Do one (child C-100)")]
+    assert engine.fire_due_timers() == 0
+
+
+def test_a_timer_not_yet_due_does_not_fire(engine, clock, started):
+    clock.advance(timedelta(hours=26))
+    assert engine.fire_due_timers() == 0
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert engine.fire_due_timers() == 1
+
+
+def test_stored_state_does_not_grow_with_the_size_of_the_bpmn(engine, people, deploy, tmp_path):
+    small = tmp_path / "small"
+    large = tmp_path / "large"
+    for folder, padding in ((small, ""), (large, "x" * 200_000)):
+        folder.mkdir()
+        text = (FIXTURE / "simple.bpmn").read_text()
+        text = text.replace('id="simple"', f'id="simple_{folder.name}"')
+        text = text.replace("processRef=\"simple\"", f'processRef="simple_{folder.name}"')
+        text = text.replace(
+            "</bpmn:process>", f"<bpmn:textAnnotation id=\"Note\"><bpmn:text>{padding}"
+            "</bpmn:text></bpmn:textAnnotation></bpmn:process>")
+        (folder / "simple.bpmn").write_text(text)
+        (folder / "one.schema.json").write_text((FIXTURE / "one.schema.json").read_text())
+        deploy(folder)
+    sizes = {}
+    for name in ("small", "large"):
+        iid = engine.start(f"simple_{name}", "cpp1", {"child_ref": "C-1"}, practitioner="sw",
+                           auditor="auditor")
+        with engine.transaction() as s:
+            sizes[name] = len(s.get(Instance, iid).state)
+    # Timestamps vary by a digit or two; 200 kB more of BPMN must add nothing.
+    assert abs(sizes["large"] - sizes["small"]) < 50
+
+
+def test_the_audit_trail_detects_an_edited_a_deleted_and_a_reordered_event(engine, started):
+    with engine.transaction() as s:
+        assert audit.verify(s).ok
+        events = s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+        assert [e.kind for e in events] == ["deploy", "started"]
+    with engine.transaction() as s:
+        ev = s.get(AuditEvent, 2)
+        original = ev.detail
+        ev.detail = original.replace("C-100", "C-999")
+    with engine.transaction() as s:
+        verdict = audit.verify(s)
+    assert (verdict.ok, verdict.first_broken_id) == (False, 2)
+    with engine.transaction() as s:
+        s.get(AuditEvent, 2).detail = original
+    with engine.transaction() as s:
+        first, second = s.get(AuditEvent, 1), s.get(AuditEvent, 2)
+        first.id, second.id = 1000, 1001
+        s.flush()
+        first.id, second.id = 2, 1
+    with engine.transaction() as s:
+        verdict = audit.verify(s)
+    assert (verdict.ok, verdict.first_broken_id) == (False, 1)
+    with engine.transaction() as s:
+        first, second = s.get(AuditEvent, 2), s.get(AuditEvent, 1)
+        first.id, second.id = 1000, 1001
+        s.flush()
+        first.id, second.id = 1, 2
+    with engine.transaction() as s:
+        assert audit.verify(s).ok
+        s.delete(s.get(AuditEvent, 2))
+    with engine.transaction() as s:
+        verdict = audit.verify(s)
+    assert (verdict.ok, verdict.first_broken_id) == (False, 2)
