@@ -171,14 +171,17 @@ class Engine:
         effects = Effects()
         token = spiff.collect_effects(effects)
         try:
-            fired_before = _fired_timers(wf)
+            waiting = _waiting_timers(wf)
             while True:
                 wf.do_engine_steps()
                 if not wf.get_tasks(state=spiff.TaskState.READY, manual=False):
                     break
-            for name in sorted(_fired_timers(wf) - fired_before):
-                audit.append(s, self.now(), "system", "timer_fired", {"timer": name},
-                             inst.id, inst.child_ref)
+            for task in waiting:
+                if task.has_state(spiff.TaskState.COMPLETED):
+                    audit.append(s, self.now(), "system", "timer_fired",
+                                 {"timer": task.task_spec.bpmn_name or task.task_spec.name,
+                                  "due": task.internal_data.get("event_value")},
+                                 inst.id, inst.child_ref)
         finally:
             spiff.stop_collecting(token)
         self._apply_effects(s, inst, effects)
@@ -463,11 +466,9 @@ class Engine:
             ).scalar_one()
 
 
-def _fired_timers(wf: spiff.BpmnWorkflow) -> set[str]:
-    return {
-        str(t.id) for t in wf.get_tasks(state=spiff.TaskState.READY | spiff.TaskState.COMPLETED)
-        if t.internal_data.get("event_fired") and "event_value" in t.internal_data
-    }
+def _waiting_timers(wf: spiff.BpmnWorkflow) -> list[Any]:
+    return [t for t in wf.get_tasks(state=spiff.TaskState.WAITING)
+            if spiff.timer_definition(t.task_spec) is not None]
 
 
 def _current_data(wf: spiff.BpmnWorkflow) -> dict[str, Any]:

@@ -1,0 +1,388 @@
+"""Read-only queries for the web UI: task lists, a task's form, audits, diagrams, notifications.
+
+Each returns plain dataclasses, never ORM rows, so a template cannot lazy-load or change data.
+The one write here is `view_audit`, which appends the "viewed" event every view must leave.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from engine import audit, forms, org
+from engine.errors import NotFound
+from engine.models import (
+    AuditEvent,
+    HumanTask,
+    Instance,
+    Notification,
+    Participant,
+    Person,
+    ProcessVersion,
+)
+from engine.roles import AUDITOR, CPP, GROUP_ROLES, HOS_SPQA, SLT
+from engine.spiff import TaskState
+
+if TYPE_CHECKING:
+    from engine.service import Engine
+
+NO_SUCH_TASK = "There is no such task for you"
+NO_SUCH_AUDIT = "There is no audit with that reference for you"
+
+
+@dataclass(frozen=True)
+class Me:
+    username: str
+    name: str
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: int
+    name: str
+    audit_id: int
+    child_ref: str
+    child_status: str
+    audit_type: str
+    process_name: str
+    role: str
+    due_at: datetime | None
+    overdue: bool
+    group_role: str | None
+    holder: str
+    claimed_by_me: bool
+
+
+@dataclass(frozen=True)
+class TaskForm:
+    task: TaskRow
+    schema: dict[str, Any]
+    draft: dict[str, Any] | None
+    context: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: datetime
+    actor: str
+    kind: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    id: int
+    child_ref: str
+    child_status: str
+    audit_type: str
+    grade: str | None
+    status: str
+    process_name: str
+    version: int
+    started_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditDetail:
+    summary: AuditSummary
+    started_by: str
+    participants: list[tuple[str, str, str]]
+    open_tasks: list[TaskRow]
+    history: list[HistoryItem]
+    views: list[HistoryItem]
+    is_auditor: bool
+
+
+@dataclass(frozen=True)
+class Diagram:
+    process_id: str
+    name: str
+    xml: str
+    completed: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PersonChoice:
+    username: str
+    label: str
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    created_at: datetime
+    recipient: str
+    subject: str
+    body: str
+    status: str
+    audit_id: int | None
+
+
+def _me(s: Session, username: str) -> Person:
+    person = org.person(s, username)
+    if not person.active:
+        raise NotFound("No such person")
+    return person
+
+
+def whoami(engine: Engine, username: str) -> Me | None:
+    """Return the signed-in person's name and roles, or None if they no longer may sign in."""
+    with engine.transaction() as s:
+        person = s.execute(select(Person).where(Person.username == username)).scalar_one_or_none()
+        if person is None or not person.active:
+            return None
+        return Me(person.username, person.name, frozenset(person.role_names))
+
+
+def _overdue(t: HumanTask, now: datetime) -> bool:
+    return t.escalated_at is not None or (t.due_at is not None and t.due_at < now)
+
+
+def _row(t: HumanTask, me: Person, now: datetime) -> TaskRow:
+    inst = t.instance
+    holder = t.assignee or t.claimed_by
+    return TaskRow(
+        id=t.id, name=t.name, audit_id=inst.id, child_ref=inst.child_ref,
+        child_status=inst.child_status, audit_type=inst.audit_type,
+        process_name=inst.process_version.name, role=t.role, due_at=t.due_at,
+        overdue=_overdue(t, now), group_role=t.group_role,
+        holder=holder.name if holder else f"{t.group_role} (not claimed yet)",
+        claimed_by_me=t.claimed_by_id == me.id,
+    )
+
+
+def _sorted(rows: list[TaskRow]) -> list[TaskRow]:
+    far = datetime.max.replace(tzinfo=None)
+    return sorted(rows, key=lambda r: (not r.overdue, r.due_at is None,
+                                       r.due_at.replace(tzinfo=None) if r.due_at else far, r.id))
+
+
+def my_tasks(engine: Engine, username: str) -> list[TaskRow]:
+    """Open tasks assigned to me or claimed by me: overdue first, then by deadline."""
+    with engine.transaction() as s:
+        me, now = _me(s, username), engine.now()
+        rows = s.execute(select(HumanTask).where(
+            HumanTask.status == "open",
+            or_(HumanTask.assignee_id == me.id, HumanTask.claimed_by_id == me.id),
+        )).scalars().all()
+        return _sorted([_row(t, me, now) for t in rows])
+
+
+def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
+    """Unclaimed open tasks of the groups I belong to (CPP, HoS SPQA...), ready to claim."""
+    with engine.transaction() as s:
+        me, now = _me(s, username), engine.now()
+        groups = sorted(me.role_names & GROUP_ROLES)
+        if not groups:
+            return []
+        rows = s.execute(select(HumanTask).where(
+            HumanTask.status == "open", HumanTask.group_role.in_(groups),
+            HumanTask.claimed_by_id.is_(None),
+        )).scalars().all()
+        return _sorted([_row(t, me, now) for t in rows])
+
+
+def _task_data(engine: Engine, s: Session, task: HumanTask) -> dict[str, Any]:
+    """Return the workflow data the task sees (for x-when and context), without changing it."""
+    inst = task.instance
+    wf, _pd = engine._load(s, inst)
+    engine._remember(s, inst, wf)  # _load takes it out of the live cache; put it back unchanged
+    spiff_task = wf.get_task_from_id(UUID(task.task_uuid))
+    return dict(spiff_task.data) if spiff_task is not None else {}
+
+
+def _context(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Earlier answers a form asks to show (schema key `x-show`: list of data keys or {key: label})."""
+    shown = schema.get("x-show") or []
+    pairs = shown.items() if isinstance(shown, dict) else ((k, k) for k in shown)
+    out = []
+    for key, label in pairs:
+        if key in data and data[key] not in (None, ""):
+            value = data[key]
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            out.append((str(label).replace("_", " ").capitalize(), text))
+    return out
+
+
+def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
+    """The form for an open task I hold (assigned, or claimed by me); NotFound for anyone else."""
+    with engine.transaction() as s:
+        me, now = _me(s, username), engine.now()
+        task = s.get(HumanTask, task_id)
+        if task is None or task.status != "open" or me.id not in (task.assignee_id,
+                                                                  task.claimed_by_id):
+            raise NotFound(NO_SUCH_TASK)
+        pd = engine.definition(s, task.instance.process_version)
+        data = _task_data(engine, s, task)
+        schema = forms.for_task(pd.form(task.form_file) or {"type": "object"}, data)
+        return TaskForm(_row(task, me, now), schema, task.draft, _context(schema, data))
+
+
+def _reports(s: Session, me: Person) -> set[int]:
+    """Ids of me and everyone I manage, directly or through others."""
+    found, frontier = {me.id}, {me.id}
+    while frontier:
+        frontier = set(s.execute(
+            select(Person.id).where(Person.manager_id.in_(frontier))).scalars()) - found
+        found |= frontier
+    return found
+
+
+def _summary(inst: Instance) -> AuditSummary:
+    return AuditSummary(
+        id=inst.id, child_ref=inst.child_ref, child_status=inst.child_status,
+        audit_type=inst.audit_type, grade=inst.grade, status=inst.status,
+        process_name=inst.process_version.name, version=inst.process_version.version,
+        started_at=inst.started_at, completed_at=inst.completed_at)
+
+
+def audits_for(engine: Engine, username: str, limit: int = 500) -> list[AuditSummary]:
+    """Audits I may see (newest first): mine, my reports', or all of them for CPP and HoS SPQA."""
+    with engine.transaction() as s:
+        me = _me(s, username)
+        q = select(Instance).order_by(Instance.started_at.desc(), Instance.id.desc()).limit(limit)
+        if not me.role_names & org.OVERSIGHT_ROLES:
+            q = q.where(exists().where(Participant.instance_id == Instance.id,
+                                       Participant.person_id.in_(_reports(s, me))))
+        return [_summary(i) for i in s.execute(q).unique().scalars() if org.can_view(me, i)]
+
+
+def _visible(s: Session, me: Person, audit_id: int) -> Instance:
+    inst = s.get(Instance, audit_id)
+    if inst is None or not org.can_view(me, inst):
+        raise NotFound(NO_SUCH_AUDIT)
+    return inst
+
+
+def _history(s: Session, audit_id: int) -> list[HistoryItem]:
+    events = s.execute(select(AuditEvent).where(AuditEvent.instance_id == audit_id)
+                       .order_by(AuditEvent.id)).scalars().all()
+    names = dict(s.execute(select(Person.username, Person.name).where(
+        Person.username.in_({e.actor for e in events}))).tuples().all())
+    return [HistoryItem(e.at, names.get(e.actor, e.actor), e.kind, json.loads(e.detail))
+            for e in events]
+
+
+def view_audit(engine: Engine, username: str, audit_id: int) -> AuditDetail:
+    """An audit as I may see it, with its history; the view itself goes into the audit trail."""
+    with engine.transaction() as s:
+        me, now = _me(s, username), engine.now()
+        inst = _visible(s, me, audit_id)
+        audit.append(s, now, username, "viewed", {}, inst.id, inst.child_ref)
+        tasks = s.execute(select(HumanTask).where(
+            HumanTask.instance_id == inst.id, HumanTask.status == "open")).scalars().all()
+        history = _history(s, inst.id)
+        started_by = s.execute(select(Person.name).where(
+            Person.username == inst.started_by)).scalar_one_or_none()
+        return AuditDetail(
+            summary=_summary(inst), started_by=started_by or inst.started_by,
+            participants=[(p.role, p.person.name, p.person.job_title)
+                          for p in sorted(inst.participants, key=lambda p: p.role)],
+            open_tasks=_sorted([_row(t, me, now) for t in tasks]),
+            history=[h for h in history if h.kind != "viewed"],
+            views=[h for h in history if h.kind == "viewed"],
+            is_auditor=inst.status == "running" and any(
+                p.role == AUDITOR and p.person_id == me.id for p in inst.participants),
+        )
+
+
+def _file_of(files: dict[str, bytes], process_id: str) -> str | None:
+    from lxml import etree
+
+    from engine.definitions import NS
+
+    for name, content in files.items():
+        if name.endswith(".bpmn"):
+            root = etree.fromstring(content, etree.XMLParser(resolve_entities=False,
+                                                             no_network=True))
+            if root.find(f"bpmn:process[@id='{process_id}']", NS) is not None:
+                return name
+    return None
+
+
+def diagrams(engine: Engine, username: str, audit_id: int) -> list[Diagram]:
+    """The audit's process diagrams (its own first, then the pathways it has entered), marked up."""
+    with engine.transaction() as s:
+        me, now = _me(s, username), engine.now()
+        inst = _visible(s, me, audit_id)
+        pd = engine.definition(s, inst.process_version)
+        wf, _ = engine._load(s, inst)
+        engine._remember(s, inst, wf)
+        marks: dict[str, dict[str, set[str]]] = {}
+        for t in wf.get_tasks():
+            bpmn_id = getattr(t.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            state = marks.setdefault(t.workflow.spec.name, {"completed": set(), "current": set()})
+            if t.state == TaskState.COMPLETED:
+                state["completed"].add(bpmn_id)
+            elif t.state in (TaskState.READY, TaskState.STARTED):
+                state["current"].add(bpmn_id)
+        late = {t.spec_name for t in s.execute(select(HumanTask).where(
+            HumanTask.instance_id == inst.id, HumanTask.status == "open")).scalars()
+            if _overdue(t, now)}
+        out: list[Diagram] = []
+        for pid in [inst.process_id, *sorted(set(marks) - {inst.process_id})]:
+            fname = _file_of(pd.files, pid)
+            if fname is None or any(d.xml == pd.files[fname].decode() for d in out):
+                continue
+            m = marks.get(pid, {"completed": set(), "current": set()})
+            name = pd.name if pid == inst.process_id else pid.replace("_", " ").capitalize()
+            out.append(Diagram(pid, name, pd.files[fname].decode(), sorted(m["completed"]),
+                               sorted(m["current"] - m["completed"]),
+                               sorted(late & m["current"])))
+        return out
+
+
+def _choices(people: list[Person]) -> list[PersonChoice]:
+    return [PersonChoice(p.username, ", ".join(x for x in (
+        p.name, p.job_title, p.team.name if p.team else "") if x)) for p in people]
+
+
+def start_choices(engine: Engine) -> tuple[list[PersonChoice], list[PersonChoice]]:
+    """Who may audit (anyone who manages someone) and whose work may be audited (practitioners)."""
+    with engine.transaction() as s:
+        report = aliased(Person)
+        is_manager = exists().where(report.manager_id == Person.id, report.active.is_(True))
+        active = select(Person).where(Person.active.is_(True)).order_by(Person.name)
+        managers = s.execute(active.where(is_manager)).scalars().all()
+        practitioners = s.execute(active.where(~is_manager, Person.team_id.is_not(None),
+                                               Person.manager_id.is_not(None))).scalars().all()
+        return _choices(list(managers)), _choices(list(practitioners))
+
+
+def deployed(engine: Engine, process_id: str) -> bool:
+    """Return True if some version of the process has been deployed."""
+    with engine.transaction() as s:
+        return s.execute(select(ProcessVersion.id).where(
+            ProcessVersion.process_id == process_id).limit(1)).first() is not None
+
+
+def may_start(roles: frozenset[str], audit_type: str) -> bool:
+    """CPP allocate every kind of audit; senior leaders may also commission a bespoke one."""
+    return CPP in roles or (SLT in roles and audit_type == "bespoke")
+
+
+def may_see_outbox(roles: frozenset[str]) -> bool:
+    return bool(roles & {CPP, HOS_SPQA})
+
+
+def notifications(engine: Engine, username: str | None, limit: int = 200) -> list[NotificationRow]:
+    """Notifications sent to me, newest first; username None means the whole outbox."""
+    with engine.transaction() as s:
+        q = (select(Notification, Person.name).outerjoin(Person, Notification.recipient_id
+                                                         == Person.id)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+        if username is not None:
+            q = q.where(Notification.recipient_id == _me(s, username).id)
+        return [NotificationRow(n.created_at, name or n.email, n.subject, n.body, n.status,
+                                n.instance_id) for n, name in s.execute(q).all()]
