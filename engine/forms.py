@@ -78,10 +78,27 @@ def schema_at(schema: dict[str, Any], path: list[Any]) -> dict[str, Any] | None:
     return node if isinstance(node, dict) else None
 
 
+_validators: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}
+
+
+def _validator(schema: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    # Schemas are cached per definition version, so identity plus the x-when answers is a key.
+    whens = sorted({k for p in schema.get("properties", {}).values() if isinstance(p, dict)
+                    for k in p.get("x-when", {})})
+    key = (id(schema), repr([data.get(k) for k in whens]))
+    found = _validators.get(key)
+    if found is None or found[0] is not schema:
+        pruned = for_task(schema, data)
+        found = (schema, (pruned, jsonschema.Draft202012Validator(pruned, format_checker=_FORMATS)))
+        if len(_validators) > 1024:
+            _validators.clear()
+        _validators[key] = found
+    return found[1]
+
+
 def validate(schema: dict[str, Any], submitted: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
     """Return field -> message for every rule the submission breaks (empty when it is acceptable)."""
-    pruned = for_task(schema, data)
-    validator = jsonschema.Draft202012Validator(pruned, format_checker=_FORMATS)
+    pruned, validator = _validator(schema, data)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(submitted), key=lambda e: list(map(str, e.path))):
         errors.setdefault(_field(error), _message(error, pruned))

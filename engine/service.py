@@ -33,7 +33,13 @@ from engine.models import (
 )
 from engine.roles import AUDITOR, GROUP_ROLES, HOS_SPQA, PARTICIPANT_ROLES
 from engine.sandbox import Effects
-from engine.timeline import next_timer_at, ready_user_tasks, task_due_at
+from engine.timeline import (
+    all_tasks,
+    next_timer_at,
+    ready_user_tasks,
+    task_due_at,
+    waiting_timers,
+)
 
 SAFETY_SIGNAL = "safety_concern_raised"
 # Values copied out of the workflow's data onto the instance row, for lists and reports.
@@ -171,10 +177,13 @@ class Engine:
         effects = Effects()
         token = spiff.collect_effects(effects)
         try:
-            waiting = _waiting_timers(wf)
+            waiting = waiting_timers(all_tasks(wf))
             while True:
                 wf.do_engine_steps()
-                if not wf.get_tasks(state=spiff.TaskState.READY, manual=False):
+                tasks = all_tasks(wf)
+                # Timers refreshed at the end of the steps may have made more work ready.
+                if not any(t.state == spiff.TaskState.READY and not t.task_spec.manual
+                           for t in tasks):
                     break
             for task in waiting:
                 if task.has_state(spiff.TaskState.COMPLETED):
@@ -185,12 +194,12 @@ class Engine:
         finally:
             spiff.stop_collecting(token)
         self._apply_effects(s, inst, effects)
-        self._project_tasks(s, inst, wf, pd)
-        data = _current_data(wf)
+        self._project_tasks(s, inst, pd, ready_user_tasks(wf, tasks))
+        data = _current_data(tasks)
         for key in SUMMARY_KEYS:
             if key in data and data[key] is not None:
                 setattr(inst, key, str(data[key]))
-        inst.next_timer_at = next_timer_at(wf)
+        inst.next_timer_at = next_timer_at(tasks)
         inst.updated_at = self.now()
         if wf.completed:
             inst.status = "completed"
@@ -270,15 +279,15 @@ class Engine:
             raise EngineError(f"No participant holds the role '{lane}' on this audit")
         return holders[0], None
 
-    def _project_tasks(self, s: Session, inst: Instance, wf: spiff.BpmnWorkflow,
-                       pd: ParsedDefinition) -> None:
+    def _project_tasks(self, s: Session, inst: Instance, pd: ParsedDefinition,
+                       ready_tasks: list[Any]) -> None:
         open_rows = {
             t.task_uuid: t for t in s.execute(
                 select(HumanTask).where(HumanTask.instance_id == inst.id,
                                         HumanTask.status == "open")
             ).scalars()
         }
-        ready = {str(t.id): t for t in ready_user_tasks(wf)}
+        ready = {str(t.id): t for t in ready_tasks}
         for uid, row in open_rows.items():
             if uid not in ready:
                 row.status = "cancelled"
@@ -466,14 +475,11 @@ class Engine:
             ).scalar_one()
 
 
-def _waiting_timers(wf: spiff.BpmnWorkflow) -> list[Any]:
-    return [t for t in wf.get_tasks(state=spiff.TaskState.WAITING)
-            if spiff.timer_definition(t.task_spec) is not None]
-
-
-def _current_data(wf: spiff.BpmnWorkflow) -> dict[str, Any]:
+def _current_data(tasks: list[Any]) -> dict[str, Any]:
     latest = None
-    for t in wf.get_tasks(state=spiff.TaskState.COMPLETED):
+    for t in tasks:
+        if t.state != spiff.TaskState.COMPLETED:
+            continue
         if latest is None or t.last_state_change >= latest.last_state_change:
             latest = t
     return latest.data if latest is not None else {}

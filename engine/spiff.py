@@ -168,6 +168,43 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
+    def to_json(self, workflow) -> str:  # type: ignore[no-untyped-def]
+        """Serialise like to_dict, reusing the JSON of tasks that finished and cannot change."""
+        cache: dict[UUID, tuple[float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
+        convert_task = self.registry.convert
+
+        def tasks_json(wf) -> str:  # type: ignore[no-untyped-def]
+            parts = []
+            for tid, task in wf.tasks.items():
+                hit = cache.get(tid)
+                if hit is not None and hit[0] == task.last_state_change:
+                    parts.append(hit[1])
+                    continue
+                text = f'"{tid}":' + json.dumps(convert_task(task), separators=(",", ":"))
+                if task.state & _FINISHED:
+                    cache[tid] = (task.last_state_change, text)
+                parts.append(text)
+            return "{" + ",".join(parts) + "}"
+
+        def workflow_json(wf, extra: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+            head = {
+                "data": self.registry.convert(self.registry.clean(wf.data)),
+                "correlations": wf.correlations,
+                "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+                "success": wf.success, "completed": wf.completed, "root": str(wf.task_tree.id),
+                **extra,
+            }
+            return json.dumps(head, separators=(",", ":"))[:-1] + ',"tasks":' + tasks_json(wf) + "}"
+
+        subs = ",".join(
+            f'"{tid}":' + workflow_json(sp, {"parent_task_id": str(sp.parent_task_id),
+                                              "spec": sp.spec.name})
+            for tid, sp in workflow.subprocesses.items()
+        )
+        return workflow_json(workflow, {
+            "bpmn_events": self.registry.convert(workflow.bpmn_events)})[:-1] + \
+            ',"subprocesses":{' + subs + "}}"
+
     def from_dict(self, dct):  # type: ignore[no-untyped-def]
         assert self.specs is not None, "restore needs the definition's specs"
         spec, subprocess_specs = self.specs
@@ -180,13 +217,14 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         return workflow
 
 
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
 _registry = BpmnWorkflowSerializer.configure()
 _converter = _StateOnlyConverter(_registry)
 
 
 def state_to_json(workflow: BpmnWorkflow) -> str:
     """Return the workflow's state (tasks, data, subprocesses) as JSON, without any spec."""
-    return json.dumps(_converter.to_dict(workflow), separators=(",", ":"))
+    return _converter.to_json(workflow)
 
 
 def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:

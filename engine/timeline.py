@@ -8,8 +8,22 @@ from typing import Any
 from engine.spiff import BpmnWorkflow, TaskState, timer_definition
 
 
-def ready_user_tasks(wf: BpmnWorkflow) -> list[Any]:
-    return [t for t in wf.get_tasks(state=TaskState.READY, manual=True)]
+def all_tasks(wf: BpmnWorkflow) -> list[Any]:
+    """Every task of the workflow and its subprocesses, read straight from their task maps."""
+    tasks = list(wf.tasks.values())
+    for sub in wf.subprocesses.values():
+        tasks.extend(sub.tasks.values())
+    return tasks
+
+
+def ready_user_tasks(wf: BpmnWorkflow, tasks: list[Any] | None = None) -> list[Any]:
+    return [t for t in (tasks if tasks is not None else all_tasks(wf))
+            if t.state == TaskState.READY and t.task_spec.manual]
+
+
+def waiting_timers(tasks: list[Any]) -> list[Any]:
+    return [t for t in tasks
+            if t.state == TaskState.WAITING and timer_definition(t.task_spec) is not None]
 
 
 def _timer_value(task: Any) -> datetime | None:
@@ -37,12 +51,10 @@ def task_due_at(task: Any) -> datetime | None:
     return due
 
 
-def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
-    """Return when the next timer in this workflow (and its subprocesses) falls due."""
+def next_timer_at(tasks: list[Any]) -> datetime | None:
+    """Return when the next of these waiting timers falls due."""
     soonest: datetime | None = None
-    for task in wf.get_tasks(state=TaskState.WAITING):
-        if timer_definition(task.task_spec) is None:
-            continue
+    for task in waiting_timers(tasks):
         value = _timer_value(task)
         if value is not None and (soonest is None or value < soonest):
             soonest = value

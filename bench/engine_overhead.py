@@ -1,0 +1,129 @@
+"""Persisted task completion against SpiffWorkflow in memory, on 20- and 60-task processes.
+
+Each task is a user task with a non-interrupting deadline timer. (a) completes every task of a
+workflow held in memory; (b) completes every task through the engine (form validation, task
+projection, audit trail, optimistic locking, state saved to SQLite) as a user would. Prints a
+table and, last, `persisted/in-memory ratio: N20=X.XX N60=Y.YY` (target: both at most 2.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select  # noqa: E402
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # noqa: E402
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+
+from engine import Engine, FrozenClock, org  # noqa: E402
+from engine.definitions import Bundle  # noqa: E402
+from engine.models import HumanTask  # noqa: E402
+
+FORM = '{"type":"object","properties":{"note":{"type":"string","maxLength":100}},"required":["note"]}'
+
+
+def sequential_bpmn(n: int) -> str:
+    """Return a process of n sequential user tasks, each with a non-interrupting timer."""
+    refs, nodes, flows = [], [], []
+    prev = "Event_Start"
+    nodes.append('<bpmn:startEvent id="Event_Start"><bpmn:outgoing>Flow_0</bpmn:outgoing></bpmn:startEvent>')
+    for i in range(1, n + 1):
+        tid = f"Activity_{i}"
+        refs += [tid, f"Timer_{i}", f"Late_{i}"]
+        nodes.append(
+            f'<bpmn:userTask id="{tid}" name="Step {i}"><bpmn:extensionElements>'
+            '<spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" '
+            'value="step.schema.json" /></spiffworkflow:properties></bpmn:extensionElements>'
+            f'<bpmn:incoming>Flow_{i - 1}</bpmn:incoming><bpmn:outgoing>Flow_{i}</bpmn:outgoing>'
+            '</bpmn:userTask>'
+            f'<bpmn:boundaryEvent id="Timer_{i}" attachedToRef="{tid}" cancelActivity="false">'
+            f'<bpmn:outgoing>Late_Flow_{i}</bpmn:outgoing><bpmn:timerEventDefinition>'
+            '<bpmn:timeDate>"2099-01-01T12:00:00+00:00"</bpmn:timeDate>'
+            '</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+            f'<bpmn:endEvent id="Late_{i}"><bpmn:incoming>Late_Flow_{i}</bpmn:incoming></bpmn:endEvent>'
+        )
+        flows.append(f'<bpmn:sequenceFlow id="Flow_{i - 1}" sourceRef="{prev}" targetRef="{tid}" />')
+        flows.append(f'<bpmn:sequenceFlow id="Late_Flow_{i}" sourceRef="Timer_{i}" targetRef="Late_{i}" />')
+        prev = tid
+    nodes.append(f'<bpmn:endEvent id="Event_End"><bpmn:incoming>Flow_{n}</bpmn:incoming></bpmn:endEvent>')
+    flows.append(f'<bpmn:sequenceFlow id="Flow_{n}" sourceRef="{prev}" targetRef="Event_End" />')
+    refs += ["Event_Start", "Event_End"]
+    lane = "".join(f"<bpmn:flowNodeRef>{r}</bpmn:flowNodeRef>" for r in refs)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs" '
+        'targetNamespace="http://bpmn.io/schema/bpmn">'
+        f'<bpmn:process id="seq{n}" name="Sequence of {n}" isExecutable="true">'
+        f'<bpmn:laneSet id="LaneSet"><bpmn:lane id="Lane_Auditor" name="Auditor">{lane}'
+        '</bpmn:lane></bpmn:laneSet>' + "".join(nodes) + "".join(flows) +
+        '</bpmn:process></bpmn:definitions>'
+    )
+
+
+def in_memory(folder: Path, n: int) -> float:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_files([str(folder / f"seq{n}.bpmn")])
+    spec, subs = parser.get_spec(f"seq{n}"), parser.get_subprocess_specs(f"seq{n}")
+    start = time.perf_counter()
+    wf = BpmnWorkflow(spec, subs, script_engine=PythonScriptEngine())
+    wf.do_engine_steps()
+    while not wf.completed:
+        task = wf.get_next_task(state=TaskState.READY, manual=True)
+        task.set_data(note="done")
+        task.run()
+        wf.do_engine_steps()
+    return time.perf_counter() - start
+
+
+def persisted(engine: Engine, n: int) -> float:
+    start = time.perf_counter()
+    iid = engine.start(f"seq{n}", "cpp", {"child_ref": "BENCH"},
+                       participants={"Auditor": "auditor"})
+    while True:
+        with engine.transaction() as s:
+            task_id = s.execute(select(HumanTask.id).where(
+                HumanTask.instance_id == iid, HumanTask.status == "open")).scalar()
+        if task_id is None:
+            break
+        engine.complete_task(task_id, "auditor", {"note": "done"})
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="qaflow-bench-"))
+    for n in (20, 60):
+        (work / f"seq{n}.bpmn").write_text(sequential_bpmn(n))
+    (work / "step.schema.json").write_text(FORM)
+    engine = Engine(f"sqlite:///{work / 'bench.sqlite'}",
+                    clock=FrozenClock(datetime(2025, 12, 1, 9, tzinfo=UTC)))
+    engine.create_schema()
+    engine.deploy(Bundle.from_paths([work]), "bench")
+    with engine.transaction() as s:
+        org.add_person(s, "auditor", "Bench Auditor")
+    ratios = {}
+    print(f"{'tasks':>5} {'in-memory ms':>13} {'persisted ms':>13} {'per task ms':>12} {'ratio':>6}")
+    for n in (20, 60):
+        in_memory(work, n), persisted(engine, n)  # warm up: imports, parse cache, statements
+        mem = statistics.median(in_memory(work, n) for _ in range(args.repeat))
+        per = statistics.median(persisted(engine, n) for _ in range(args.repeat))
+        ratios[n] = per / mem
+        print(f"{n:>5} {mem * 1000:>13.1f} {per * 1000:>13.1f} {per * 1000 / n:>12.2f} "
+              f"{ratios[n]:>6.2f}")
+    print(f"persisted/in-memory ratio: N20={ratios[20]:.2f} N60={ratios[60]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
