@@ -73,7 +73,7 @@ class Person(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300))
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
     manager: Mapped[Person | None] = relationship(remote_side=[id], foreign_keys=[manager_id])
-    roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan", lazy="select")
 
     @property
     def role_names(self) -> set[str]:

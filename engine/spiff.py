@@ -6,6 +6,7 @@ Only this module (and definitions.py, which uses its parser) imports SpiffWorkfl
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,6 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     IntermediateCatchEvent,
     StartEvent,
 )
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     DurationTimerEventDefinition,
     TimeDateEventDefinition,
@@ -38,6 +38,7 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffStartEventParser,
 )
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, sandbox
@@ -177,11 +178,14 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
             parts = []
             for tid, task in wf.tasks.items():
                 hit = cache.get(tid)
-                if hit is not None and hit[0] == task.last_state_change:
+                if hit is not None and hit[0] == task.last_state_change and (
+                        task.state & _FINISHED or not task.data and not task.internal_data):
                     parts.append(hit[1])
                     continue
                 text = f'"{tid}":' + json.dumps(convert_task(task), separators=(",", ":"))
-                if task.state & _FINISHED:
+                # Finished tasks never change again; predicted ones change only with their state.
+                if task.state & _FINISHED or (
+                        task.state & _PREDICTED and not task.data and not task.internal_data):
                     cache[tid] = (task.last_state_change, text)
                 parts.append(text)
             return "{" + ",".join(parts) + "}"
@@ -198,7 +202,8 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
 
         subs = ",".join(
             f'"{tid}":' + workflow_json(sp, {"parent_task_id": str(sp.parent_task_id),
-                                              "spec": sp.spec.name})
+                                              "spec": sp.spec.name,
+                                              "typename": self.registry.typenames[type(sp)]})
             for tid, sp in workflow.subprocesses.items()
         )
         return workflow_json(workflow, {
@@ -218,6 +223,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
 
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
+_PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 _registry = BpmnWorkflowSerializer.configure()
 _converter = _StateOnlyConverter(_registry)
 
@@ -227,16 +233,36 @@ def state_to_json(workflow: BpmnWorkflow) -> str:
     return _converter.to_json(workflow)
 
 
+def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    # SpiffWorkflow rewires a process spec the first time one of its event subprocesses is
+    # triggered (BpmnStartTask.trigger_wf); a spec shared between audits would carry one audit's
+    # safety concern into every later one. Each live workflow therefore owns its copy.
+    return copy.deepcopy((spec, subprocess_specs))
+
+
+def _rewire_triggered(workflow: BpmnWorkflow) -> None:
+    """Re-apply the rewiring that triggering an event subprocess did before the state was saved."""
+    for wf in (workflow, *workflow.subprocesses.values()):
+        start, end = wf.spec.start, wf.spec.end
+        for child in wf.task_tree.children:
+            if child.triggered and child.task_spec.name in getattr(start, "trigger_specs", ()):
+                if start not in child.task_spec.inputs:
+                    start.connect(child.task_spec)
+                    child.task_spec.connect(end)
+
+
 def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
-    """Rebuild a workflow from its stored state and the (cached) parsed specs."""
-    converter = _StateOnlyConverter(_registry, (spec, subprocess_specs))
+    """Rebuild a workflow from its stored state and (a private copy of) the cached parsed specs."""
+    converter = _StateOnlyConverter(_registry, _private(spec, subprocess_specs))
     workflow = converter.from_dict(json.loads(text))
+    _rewire_triggered(workflow)
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
 
 
 def make_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
-    return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    own_spec, own_subs = _private(spec, subprocess_specs)
+    return BpmnWorkflow(own_spec, own_subs, script_engine=SCRIPT_ENGINE)
 
 
 def send_signal(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
