@@ -106,7 +106,7 @@ class ProcessVersion(Base):
     deployed_by: Mapped[str] = mapped_column(String(100))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     files: Mapped[list[ProcessVersionFile]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin")
+        cascade="all, delete-orphan", lazy="select")
 
 
 class ProcessVersionFile(Base):

@@ -236,8 +236,11 @@ def state_to_json(workflow: BpmnWorkflow) -> str:
 def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # SpiffWorkflow rewires a process spec the first time one of its event subprocesses is
     # triggered (BpmnStartTask.trigger_wf); a spec shared between audits would carry one audit's
-    # safety concern into every later one. Each live workflow therefore owns its copy.
-    return copy.deepcopy((spec, subprocess_specs))
+    # safety concern into every later one. A workflow whose specs have event subprocesses
+    # therefore owns a copy; the others share the cached specs untouched.
+    if any(getattr(s.start, "trigger_specs", None) for s in (spec, *subprocess_specs.values())):
+        return copy.deepcopy((spec, subprocess_specs))
+    return spec, subprocess_specs
 
 
 def _rewire_triggered(workflow: BpmnWorkflow) -> None:
