@@ -201,7 +201,7 @@ def _task_data(engine: Engine, s: Session, task: HumanTask) -> dict[str, Any]:
 
 
 def _context(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
-    """Earlier answers a form asks to show (schema key `x-show`: list of data keys or {key: label})."""
+    """Earlier answers a form asks to show: schema key `x-show`, data keys or {key: label}."""
     shown = schema.get("x-show") or []
     pairs = shown.items() if isinstance(shown, dict) else ((k, k) for k in shown)
     out = []
@@ -266,8 +266,9 @@ def _visible(s: Session, me: Person, audit_id: int) -> Instance:
 def _history(s: Session, audit_id: int) -> list[HistoryItem]:
     events = s.execute(select(AuditEvent).where(AuditEvent.instance_id == audit_id)
                        .order_by(AuditEvent.id)).scalars().all()
-    names = dict(s.execute(select(Person.username, Person.name).where(
-        Person.username.in_({e.actor for e in events}))).tuples().all())
+    actors = {e.actor for e in events}
+    names: dict[str, str] = {u: n for u, n in s.execute(
+        select(Person.username, Person.name).where(Person.username.in_(actors))).all()}
     return [HistoryItem(e.at, names.get(e.actor, e.actor), e.kind, json.loads(e.detail))
             for e in events]
 

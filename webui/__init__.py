@@ -1,0 +1,68 @@
+"""The web UI: a Flask app factory with one blueprint per area, GOV.UK Frontend templates."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+from engine import Engine
+from webui import current, schemaform, security, timefmt
+from webui.extensions import csrf
+
+
+def _settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL"),
+        "DEMO": os.environ.get("QAFLOW_DEMO", "") in ("1", "true", "yes"),
+        "AUDIT_PROCESS": os.environ.get("QAFLOW_AUDIT_PROCESS", "deep_dive_audit"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("QAFLOW_SECURE_COOKIES", "") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the signed-in session
+        "ENGINE": None,
+        "CLOCK": None,
+    }
+    settings.update(config or {})
+    return settings
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the web app; `config` overrides settings read from the environment."""
+    app = Flask(__name__)
+    app.config.update(_settings(config))
+    if not app.config["SECRET_KEY"]:
+        if not (app.config["DEMO"] or app.config.get("TESTING") or app.debug):
+            raise RuntimeError("Set SECRET_KEY (a long random string) before serving the app")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end when the process does
+    app.extensions["qaflow"] = app.config["ENGINE"] or Engine(
+        app.config["DATABASE_URL"], clock=app.config["CLOCK"])
+    csrf.init_app(app)
+    app.jinja_loader = ChoiceLoader([
+        PackageLoader("webui"),
+        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+    ])
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters.update(
+        date_words=timefmt.date_words, datetime_words=timefmt.datetime_words,
+        upfirst=timefmt.upfirst)
+    app.jinja_env.globals.update(
+        error_items=schemaform.error_items,
+        deadline_words=lambda due, overdue=False: timefmt.deadline_words(
+            due, current.engine().now(), overdue))
+    app.before_request(current.load_person)
+    security.init_app(app)
+
+    from webui import audits, auth, notifications, tasks
+
+    for bp in (auth.bp, tasks.bp, audits.bp, notifications.bp):
+        app.register_blueprint(bp)
+    return app

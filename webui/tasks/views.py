@@ -1,0 +1,98 @@
+"""My tasks, group tasks, claim and release, and the form that does a task."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, queries
+from webui import schemaform
+from webui.current import engine, login_required, me
+from webui.tasks import bp
+
+
+@bp.route("/")
+@login_required
+def home() -> Response:
+    return redirect(url_for("tasks.mine"))
+
+
+@bp.route("/tasks")
+@login_required
+def mine() -> str:
+    """The tasks assigned to me or claimed by me: overdue first, then by deadline."""
+    return render_template("tasks/mine.html", tasks=queries.my_tasks(engine(), me().username))
+
+
+@bp.route("/tasks/group")
+@login_required
+def group() -> str:
+    """Unclaimed tasks of my groups, each with a Claim button."""
+    return render_template("tasks/group.html", tasks=queries.group_tasks(engine(), me().username))
+
+
+@bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: int) -> Response:
+    """Take a group task: it becomes mine until done or released."""
+    try:
+        engine().claim(task_id, me().username)
+    except NotFound:
+        abort(404)
+    except (ConcurrentUpdate, NotAllowed) as exc:
+        flash(str(exc), "important")
+        return redirect(url_for("tasks.group"))
+    flash("You have claimed the task. It is now in your tasks.", "success")
+    return redirect(url_for("tasks.task", task_id=task_id))
+
+
+@bp.route("/tasks/<int:task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: int) -> Response:
+    """Give a claimed task back to the group."""
+    try:
+        engine().release(task_id, me().username)
+    except NotFound:
+        abort(404)
+    except (ConcurrentUpdate, NotAllowed) as exc:
+        flash(str(exc), "important")
+        return redirect(url_for("tasks.mine"))
+    flash("You have released the task. Others in your group can now claim it.", "success")
+    return redirect(url_for("tasks.mine"))
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int) -> str | Response:
+    """Show a task's form; save it as a draft, or submit it to complete the task."""
+    try:
+        view = queries.task_form(engine(), me().username, task_id)
+    except NotFound:
+        abort(404)
+    fields = schemaform.build(view.schema)
+    values = schemaform.restore(view.draft)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = request.form
+        data, moved = schemaform.parse(fields, request.form)
+        try:
+            if request.form.get("action") == "draft":
+                engine().save_draft(task_id, me().username,
+                                    {"form": schemaform.keep(request.form), "data": data})
+                flash("Your answers have been saved as a draft. You can come back to them "
+                      "at any time before the deadline.", "success")
+                return redirect(url_for("tasks.task", task_id=task_id))
+            engine().complete_task(task_id, me().username, data)
+        except FormInvalid as exc:
+            errors = schemaform.place_errors(exc.errors, moved, fields)
+        except (ConcurrentUpdate, NotAllowed) as exc:
+            flash(str(exc), "important")
+            return redirect(url_for("tasks.mine"))
+        except NotFound:
+            abort(404)
+        else:
+            flash(f"‘{view.task.name}’ is complete for child {view.task.child_ref}.", "success")
+            return redirect(url_for("tasks.mine"))
+    return render_template(
+        "tasks/task.html", view=view, fields=fields, values=values, errors=errors,
+        error_list=schemaform.summary(fields, errors))
