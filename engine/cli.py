@@ -1,4 +1,4 @@
-"""`qaflow`: validate, deploy, migrate, run the worker, verify the audit trail, serve the app."""
+"""`qaflow`: validate, deploy, migrate, run the worker, keep the audit trail and the data, serve."""
 
 from __future__ import annotations
 
@@ -67,10 +67,64 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
     from engine import audit
 
     engine = _engine()
+    if args.action == "access-report":
+        if not args.child:
+            print("access-report needs --child REF")
+            return 2
+        with engine.transaction() as s:
+            rows = audit.access_report(s, args.child)
+            audit.append(s, engine.now(), args.actor, "access_report", {"rows": len(rows)},
+                         None, args.child)
+        for row in rows:
+            print(row)
+        print(f"{len(rows)} accesses to the audits of {args.child}")
+        return 0
     with engine.transaction() as s:
         verdict = audit.verify(s)
     print(verdict)
     return 0 if verdict.ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.lifecycle import export_child
+
+    doc = export_child(_engine(), args.child, args.actor)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+        print(f"wrote {len(doc['audits'])} audits of {args.child} to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from engine.lifecycle import purge, retention_years
+
+    print(purge(_engine(), args.actor, args.dry_run, retention_years(args.years)))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from engine.backup import backup
+
+    print(backup(_engine().db, args.path))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from engine.backup import BackupInvalid, restore
+
+    engine = _engine()
+    try:
+        print(restore(engine.db, args.path))
+    except BackupInvalid as exc:
+        print(f"not restored: {exc}")
+        return 1
+    return 0
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -95,6 +149,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # SpiffWorkflow logs every task state change at INFO: a flood, and it names children's data.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="qaflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check BPMN files and forms")
@@ -109,9 +165,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("worker", help="fire timers and send notifications")
     p.add_argument("--once", action="store_true")
     p.set_defaults(func=cmd_worker)
-    p = sub.add_parser("audit-log", help="audit trail tools")
-    p.add_argument("action", choices=["verify"])
+    p = sub.add_parser("audit-log", help="verify the audit trail; list who saw a child's audits")
+    p.add_argument("action", choices=["verify", "access-report"])
+    p.add_argument("--child", help="the child's reference, for access-report")
+    p.add_argument("--actor", default="cli")
     p.set_defaults(func=cmd_audit_log)
+    p = sub.add_parser("export", help="everything held about a child's audits, as JSON")
+    p.add_argument("--child", required=True)
+    p.add_argument("--out", help="file to write (default: print)")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("purge", help="delete closed audits past retention, blank their events")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--years", help="retention in years (default QAFLOW_RETENTION_YEARS or 75)")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_purge)
+    p = sub.add_parser("backup", help="write every table to a portable JSON-lines file")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="load a backup into an empty database")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_restore)
     sub.add_parser("seed-demo", help="seed the demo organisation").set_defaults(func=cmd_seed_demo)
     p = sub.add_parser("serve", help="serve the web app")
     p.add_argument("--host", default="127.0.0.1")
