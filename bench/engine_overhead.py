@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from engine import Engine, FrozenClock, org  # noqa: E402
 from engine.definitions import Bundle  # noqa: E402

@@ -104,7 +104,7 @@ class Engine:
                 if latest is not None and latest.digest == pd.digest:
                     results.append(Deployed(pid, latest.version, False))
                     continue
-                for fname, data in pd.files.items():
+                for _fname, data in pd.files.items():
                     digest = sha256(data)
                     if s.get(DefinitionFile, digest) is None:
                         s.add(DefinitionFile(sha256=digest, content=data))

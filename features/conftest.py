@@ -12,7 +12,8 @@ from pytest_bdd import given, parsers, then, when
 
 from engine import FormInvalid, org
 from engine.roles import CPP
-from features.driver import AuditDriver, in_words, when as at_time
+from features.driver import AuditDriver, in_words
+from features.driver import when as at_time
 
 PROCESSES = Path(__file__).parents[1] / "processes"
 ROLE = {
@@ -193,7 +194,8 @@ def raises_safety_concern(audit: AuditDriver, concern: str) -> None:
 def asks_targeted(audit: AuditDriver, status: str) -> None:
     prefix = PREFIX[STATUS[status]]
     asked = [k for k in audit.form["properties"] if k.startswith(prefix)]
-    assert asked and all(k in audit.form.get("required", []) for k in asked)
+    assert asked
+    assert all(k in audit.form.get("required", []) for k in asked)
 
 
 @then(re_step(r'the audit tool does not ask the targeted questions for "(?P<status>[^"]+)"'))
@@ -231,7 +233,8 @@ def submits_audit_tool(audit: AuditDriver, grade: str, missing: str | None,
 @then(re_step(r"the audit tool is not accepted because a stretch target for the "
               r"(?P<whom>practitioner|manager) is required"))
 def not_accepted(audit: AuditDriver, whom: str) -> None:
-    assert audit.rejected is not None and f"stretch_target_{whom}" in audit.rejected.errors
+    assert audit.rejected is not None
+    assert f"stretch_target_{whom}" in audit.rejected.errors
 
 
 @then(re_step(r'the audit grade is "(?P<grade>[^"]+)"'))
@@ -248,7 +251,8 @@ def submitted_on(audit: AuditDriver, moment: str) -> None:
 
 @then(re_step(r"the audit is closed"))
 def audit_closed(audit: AuditDriver) -> None:
-    assert audit.instance().status == "completed" and not audit.open_tasks()
+    assert audit.instance().status == "completed"
+    assert not audit.open_tasks()
 
 
 @then(re_step(r"the audit is still open"))
@@ -375,4 +379,5 @@ def policy_owner_changes_period(audit: AuditDriver, deploy, tmp_path: Path, old:
     bpmn.write_text(pattern.sub(lambda m: m.group(1) + old_expr.replace(PERIOD[old], PERIOD[new]),
                                 text, count=1))
     deployed = {d.process_id: d for d in deploy(revised, note=f"Re-audit within {new}")}
-    assert deployed["grading_follow_up"].created and deployed["deep_dive_audit"].created
+    assert deployed["grading_follow_up"].created
+    assert deployed["deep_dive_audit"].created

@@ -44,13 +44,15 @@ def test_a_lane_that_is_not_a_role_is_refused(simple):
 def test_a_missing_form_file_is_refused(simple):
     (simple / "one.schema.json").unlink()
     problems = validate_paths([simple])
-    assert problems[0].element == "Activity_One" and "does not exist" in problems[0].reason
+    assert problems[0].element == "Activity_One"
+    assert "does not exist" in problems[0].reason
 
 
 def test_malformed_xml_is_refused_with_the_line(simple):
     (simple / "simple.bpmn").write_text("<bpmn:definitions")
     problems = validate_paths([simple])
-    assert problems[0].file == "simple.bpmn" and "not well-formed" in problems[0].reason
+    assert problems[0].file == "simple.bpmn"
+    assert "not well-formed" in problems[0].reason
 
 
 @pytest.mark.parametrize("payload", [

@@ -35,5 +35,6 @@ def test_a_failed_send_is_kept_and_retried_until_it_goes_once(engine, clock, peo
     assert notify.deliver_pending(engine, lambda n: sent.append(n.message_id)) == 0
     with engine.transaction() as s:
         note = s.execute(select(Notification)).scalar_one()
-        assert note.status == "sent" and sent == [note.message_id]
+        assert note.status == "sent"
+        assert sent == [note.message_id]
         assert s.execute(select(AuditEvent).where(AuditEvent.kind == "notification_sent")).scalar_one()

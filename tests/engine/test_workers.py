@@ -49,8 +49,10 @@ def test_four_workers_fire_200_due_timers_exactly_once(engine, people, deploy, d
     workers = [_spawn(database_url) for _ in range(4)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
     fired, notes, pending = _fired_once_each(engine, ids)
-    assert set(fired) == set(ids) and set(fired.values()) == {1}
-    assert set(notes) == set(ids) and set(notes.values()) == {1}
+    assert set(fired) == set(ids)
+    assert set(fired.values()) == {1}
+    assert set(notes) == set(ids)
+    assert set(notes.values()) == {1}
     assert pending == []
 
 
@@ -72,5 +74,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(engine, people, 
     assert 0 < fired_at_kill < len(ids), "the worker should have been killed mid-batch"
     assert _spawn(database_url).wait(timeout=300) == 0
     fired, notes, pending = _fired_once_each(engine, ids)
-    assert set(fired) == set(ids) and set(fired.values()) == {1}
-    assert set(notes.values()) == {1} and pending == []
+    assert set(fired) == set(ids)
+    assert set(fired.values()) == {1}
+    assert set(notes.values()) == {1}
+    assert pending == []
