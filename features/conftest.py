@@ -293,6 +293,7 @@ def practitioner_agrees(audit: AuditDriver) -> None:
     audit.complete("Activity_RespondToFindings", practitioner_agrees=True)
 
 
+@given(re_step(r'the Practitioner disagrees with the findings because "(?P<reason>[^"]+)"'))
 @when(re_step(r'the Practitioner disagrees with the findings because "(?P<reason>[^"]+)"'))
 def practitioner_disagrees(audit: AuditDriver, reason: str) -> None:
     audit.complete("Activity_RespondToFindings", practitioner_agrees=False,

@@ -8,8 +8,30 @@ Feature: A practitioner disagrees with the findings of an audit
   each stage records its outcome, and a stage may leave the grade as it is or change it;
   once alerted, the HoS for Safeguarding, Practice and Quality Assurance decides whether the grade stands, and that decision ends the dispute;
   the framework sets no time limit for any stage, so none is set;
-  the follow-up of a Requires Improvement or Inadequate audit starts when the dispute is settled, using the grade as it then stands,
-  and its deadlines still count from the date the audit was submitted.
+  the Head of Service, Service Manager and Team Manager are told of a Requires Improvement or Inadequate grade as soon as
+  the audit is submitted, whether or not the practitioner disputes it, and told again if the dispute changes the grade;
+  the follow-up starts when the dispute is settled, using the grade as it then stands; the Head of Service's
+  acknowledgement is due by 12 noon on the next working day after that, and the remedial-action and re-audit deadlines
+  still count from the date the audit was submitted.
+
+  Rule: The managers are told of the grading at once, even while the practitioner disputes it
+
+    Scenario: An audit graded Inadequate is notified before the practitioner has responded
+      Given it is now Tuesday 4 November 2025 at 10:00
+
+      When an audit graded "Inadequate" is submitted on Tuesday 4 November 2025 at 10:00
+
+      Then a notification is sent immediately to the Head of Service, Service Manager and Team Manager
+      And the Practitioner is asked to "Respond to the findings of the audit"
+
+    Scenario: A dispute settled days later gives the Head of Service until noon the next working day
+      Given an audit graded "Requires Improvement" is submitted on Tuesday 4 November 2025 at 10:00
+      And the Practitioner disagrees with the findings because "The family's views were not taken into account"
+
+      When it is now Friday 7 November 2025 at 15:00
+      And the Auditor records the outcome "Resolved: the grade stands"
+
+      Then the Head of Service must "Acknowledge the audit grading" by Monday 10 November 2025 at 12:00
 
   Rule: The practitioner first discusses the findings with the auditor
 
