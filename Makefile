@@ -45,6 +45,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/engine_overhead.py
+	$(BIN)/python bench/web_pages.py
 
 clean:
 	rm -rf $(VENV) node_modules webui/static/vendor instance

@@ -125,7 +125,8 @@ class Instance(Base):
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="running")
-    state: Mapped[str] = mapped_column(Text)
+    # Deferred: lists and task pages never need the workflow state; loading it is the costly part.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     child_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
@@ -197,6 +198,7 @@ class AuditEvent(Base):
     instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
     child_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
     detail: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

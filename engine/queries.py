@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, forms, org
@@ -166,29 +166,47 @@ def _sorted(rows: list[TaskRow]) -> list[TaskRow]:
                                        r.due_at.replace(tzinfo=None) if r.due_at else far, r.id))
 
 
+def _task_rows(s: Session, me: Person, now: datetime, *criteria: Any) -> list[TaskRow]:
+    """Select just the columns a task list shows: no workflow state, no ORM objects per row."""
+    holder = aliased(Person)
+    rows = s.execute(
+        select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at,
+               HumanTask.escalated_at, HumanTask.group_role, HumanTask.claimed_by_id,
+               Instance.id, Instance.child_ref, Instance.child_status, Instance.audit_type,
+               ProcessVersion.name, holder.name)
+        .join(Instance, HumanTask.instance_id == Instance.id)
+        .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
+        .outerjoin(holder, holder.id == func.coalesce(HumanTask.assignee_id,
+                                                        HumanTask.claimed_by_id))
+        .where(HumanTask.status == "open", *criteria)
+    ).all()
+    return _sorted([
+        TaskRow(id=r[0], name=r[1], audit_id=r[7], child_ref=r[8], child_status=r[9],
+                audit_type=r[10], process_name=r[11], role=r[2], due_at=r[3],
+                overdue=r[4] is not None or (r[3] is not None and r[3] < now),
+                group_role=r[5], holder=r[12] or f"{r[5]} (not claimed yet)",
+                claimed_by_me=r[6] == me.id)
+        for r in rows
+    ])
+
+
 def my_tasks(engine: Engine, username: str) -> list[TaskRow]:
     """Open tasks assigned to me or claimed by me: overdue first, then by deadline."""
     with engine.transaction() as s:
-        me, now = _me(s, username), engine.now()
-        rows = s.execute(select(HumanTask).where(
-            HumanTask.status == "open",
-            or_(HumanTask.assignee_id == me.id, HumanTask.claimed_by_id == me.id),
-        )).scalars().all()
-        return _sorted([_row(t, me, now) for t in rows])
+        me = _me(s, username)
+        return _task_rows(s, me, engine.now(), or_(HumanTask.assignee_id == me.id,
+                                                    HumanTask.claimed_by_id == me.id))
 
 
 def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
     """Unclaimed open tasks of the groups I belong to (CPP, HoS SPQA...), ready to claim."""
     with engine.transaction() as s:
-        me, now = _me(s, username), engine.now()
+        me = _me(s, username)
         groups = sorted(me.role_names & GROUP_ROLES)
         if not groups:
             return []
-        rows = s.execute(select(HumanTask).where(
-            HumanTask.status == "open", HumanTask.group_role.in_(groups),
-            HumanTask.claimed_by_id.is_(None),
-        )).scalars().all()
-        return _sorted([_row(t, me, now) for t in rows])
+        return _task_rows(s, me, engine.now(), HumanTask.group_role.in_(groups),
+                          HumanTask.claimed_by_id.is_(None))
 
 
 def _task_data(engine: Engine, s: Session, task: HumanTask) -> dict[str, Any]:
@@ -245,15 +263,23 @@ def _summary(inst: Instance) -> AuditSummary:
         started_at=inst.started_at, completed_at=inst.completed_at)
 
 
-def audits_for(engine: Engine, username: str, limit: int = 500) -> list[AuditSummary]:
+def audits_for(engine: Engine, username: str, limit: int = 50,
+               offset: int = 0) -> list[AuditSummary]:
     """Audits I may see (newest first): mine, my reports', or all of them for CPP and HoS SPQA."""
     with engine.transaction() as s:
         me = _me(s, username)
-        q = select(Instance).order_by(Instance.started_at.desc(), Instance.id.desc()).limit(limit)
+        q = (select(Instance.id, Instance.child_ref, Instance.child_status, Instance.audit_type,
+                    Instance.grade, Instance.status, ProcessVersion.name, ProcessVersion.version,
+                    Instance.started_at, Instance.completed_at)
+             .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
+             .order_by(Instance.started_at.desc(), Instance.id.desc()).limit(limit).offset(offset))
         if not me.role_names & org.OVERSIGHT_ROLES:
+            # The same rule as org.can_view, in SQL: a participant is me or someone I manage.
             q = q.where(exists().where(Participant.instance_id == Instance.id,
                                        Participant.person_id.in_(_reports(s, me))))
-        return [_summary(i) for i in s.execute(q).unique().scalars() if org.can_view(me, i)]
+        return [AuditSummary(id=r[0], child_ref=r[1], child_status=r[2], audit_type=r[3],
+                             grade=r[4], status=r[5], process_name=r[6], version=r[7],
+                             started_at=r[8], completed_at=r[9]) for r in s.execute(q).all()]
 
 
 def _visible(s: Session, me: Person, audit_id: int) -> Instance:

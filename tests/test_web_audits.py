@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -224,3 +225,20 @@ def test_notifications_show_what_was_sent_to_me(client: FlaskClient, auth, start
     demo_client.post("/sign-in", data={"username": "cpp.chris",
                                        "password": "demo-password-2025"})
     assert "Overdue: Arrange the audit meeting" in demo_client.get("/notifications/outbox").text
+
+
+def test_the_audit_list_comes_a_page_of_fifty_at_a_time(client: FlaskClient, auth,
+                                                        start_audit) -> None:
+    for i in range(53):
+        start_audit(child_ref=f"CH-9{i:05d}")
+    auth.login("cpp.chris")
+    rows = re.compile(r'href="/audits/\d+"')
+    first = client.get("/audits").get_data(as_text=True)
+    assert len(rows.findall(first)) == 50
+    assert "CH-900052" in first and "CH-900002" not in first
+    assert 'href="/audits?page=2"' in first
+    second = client.get("/audits?page=2").get_data(as_text=True)
+    assert len(rows.findall(second)) == 3
+    assert "CH-900000" in second
+    assert 'href="/audits?page=1"' in second
+    assert 'href="/audits?page=3"' not in second

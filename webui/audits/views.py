@@ -12,11 +12,18 @@ from webui.audits import bp
 from webui.current import engine, login_required, me
 
 
+PAGE_SIZE = 50
+
+
 @bp.route("")
 @login_required
 def index() -> str:
-    """The audits I may see, newest first."""
-    return render_template("audits/index.html", audits=queries.audits_for(engine(), me().username),
+    """The audits I may see, newest first, a page at a time."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # One more than a page tells whether there is a next page without counting them all.
+    audits = queries.audits_for(engine(), me().username, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    return render_template("audits/index.html", audits=audits[:PAGE_SIZE], page=page,
+                           has_next=len(audits) > PAGE_SIZE,
                            may_start=queries.may_start(me().roles, "bespoke"))
 
 
