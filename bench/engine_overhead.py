@@ -27,6 +27,7 @@ from sqlalchemy import select  # noqa: E402
 from engine import Engine, FrozenClock, org  # noqa: E402
 from engine.definitions import Bundle  # noqa: E402
 from engine.models import HumanTask  # noqa: E402
+from engine.roles import CPP  # noqa: E402
 
 FORM = '{"type":"object","properties":{"note":{"type":"string","maxLength":100}},"required":["note"]}'
 
@@ -113,6 +114,7 @@ def main() -> None:
     engine.deploy(Bundle.from_paths([work]), "bench")
     with engine.transaction() as s:
         org.add_person(s, "auditor", "Bench Auditor")
+        org.add_person(s, "cpp", "Bench Allocator", roles=(CPP,))
     ratios = {}
     print(f"{'tasks':>5} {'in-memory ms':>13} {'persisted ms':>13} {'per task ms':>12} {'ratio':>6}")
     for n in (20, 60):

@@ -14,6 +14,7 @@ from engine.roles import (
     HOS_SPQA,
     PRACTITIONER,
     SERVICE_MANAGER,
+    SLT,
     TEAM_MANAGER,
 )
 
@@ -93,6 +94,11 @@ def line_managers(p: Person) -> list[Person]:
         seen.add(current.id)
         current = current.manager
     return chain
+
+
+def may_start(roles: set[str] | frozenset[str], audit_type: str) -> bool:
+    """CPP allocate every kind of audit; senior leaders may also commission a bespoke one."""
+    return CPP in roles or (SLT in roles and audit_type == "bespoke")
 
 
 def can_view(viewer: Person, instance: Instance) -> bool:

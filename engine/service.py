@@ -321,6 +321,11 @@ class Engine:
             if pv is None:
                 raise NotFound(f"No process '{process_id}' has been deployed")
             pd = self.definition(s, pv)
+            starter = org.person(s, actor)
+            if not starter.active or not org.may_start(
+                    starter.role_names, str(data.get("audit_type", "monthly"))):
+                raise NotAllowed("Only CPP allocate audits; the Senior Leadership Team may "
+                                 "request a bespoke audit")
             people: dict[str, Person] = {}
             if practitioner and auditor:
                 people.update(org.participants_for(s, org.person(s, practitioner),

@@ -186,3 +186,15 @@ def test_the_audit_trail_detects_an_edited_a_deleted_and_a_reordered_event(engin
     with engine.transaction() as s:
         verdict = audit.verify(s)
     assert (verdict.ok, verdict.first_broken_id) == (False, 2)
+
+
+def test_only_cpp_allocate_and_senior_leaders_only_request_bespoke_audits(engine, people, deploy):
+    deploy(FIXTURE)
+    for actor, audit_type in (("sw", "monthly"), ("tm", "monthly"), ("slt", "monthly")):
+        with pytest.raises(NotAllowed):
+            engine.start("simple", actor, {"child_ref": "C-1", "audit_type": audit_type},
+                         practitioner="sw", auditor="auditor")
+    assert engine.start("simple", "slt", {"child_ref": "C-1", "audit_type": "bespoke"},
+                        practitioner="sw", auditor="auditor")
+    assert engine.start("simple", "cpp1", {"child_ref": "C-2", "audit_type": "targeted"},
+                        practitioner="sw", auditor="auditor")
