@@ -141,7 +141,7 @@ class Instance(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
     participants: Mapped[list[Participant]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin")
+        cascade="all, delete-orphan", lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
 

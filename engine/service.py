@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -281,19 +281,23 @@ class Engine:
 
     def _project_tasks(self, s: Session, inst: Instance, pd: ParsedDefinition,
                        ready_tasks: list[Any]) -> None:
-        open_rows = {
-            t.task_uuid: t for t in s.execute(
-                select(HumanTask).where(HumanTask.instance_id == inst.id,
-                                        HumanTask.status == "open")
-            ).scalars()
-        }
+        """Mirror the workflow's ready user tasks into human_task: new ones in, vanished ones out."""
+        ht = HumanTask.__table__
+        open_rows = {uid: (tid, due) for tid, uid, due in s.execute(
+            select(ht.c.id, ht.c.task_uuid, ht.c.due_at)
+            .where(ht.c.instance_id == inst.id, ht.c.status == "open")).all()}
         ready = {str(t.id): t for t in ready_tasks}
-        for uid, row in open_rows.items():
-            if uid not in ready:
-                row.status = "cancelled"
-                row.completed_at = self.now()
-            else:
-                row.due_at = task_due_at(ready[uid]) or row.due_at
+        now = self.now()
+        gone = [tid for uid, (tid, _) in open_rows.items() if uid not in ready]
+        if gone:
+            s.execute(update(ht).where(ht.c.id.in_(gone), ht.c.status == "open")
+                      .values(status="cancelled", completed_at=now))
+        for uid, (tid, due) in open_rows.items():
+            if uid in ready:
+                new_due = task_due_at(ready[uid])
+                if new_due is not None and new_due != due:
+                    s.execute(update(ht).where(ht.c.id == tid).values(due_at=new_due))
+        rows = []
         for uid, task in ready.items():
             if uid in open_rows:
                 continue
@@ -301,14 +305,17 @@ class Engine:
             lane = info.lane if info else task.task_spec.lane
             person, group = self._assignee(s, inst, lane, info.assignee_expr if info else None,
                                            task.data)
-            s.add(HumanTask(
-                instance_id=inst.id, task_uuid=uid, spec_name=task.task_spec.name,
-                name=(info.name if info else task.task_spec.bpmn_name) or task.task_spec.name,
-                process_id=info.process_id if info else inst.process_id, role=lane or "",
-                assignee_id=person.id if person else None, group_role=group,
-                form_file=info.form_file if info else None, due_at=task_due_at(task),
-                status="open", created_at=self.now(),
-            ))
+            rows.append({
+                "instance_id": inst.id, "task_uuid": uid, "spec_name": task.task_spec.name,
+                "name": (info.name if info else task.task_spec.bpmn_name) or task.task_spec.name,
+                "process_id": info.process_id if info else inst.process_id, "role": lane or "",
+                "assignee_id": person.id if person else None, "group_role": group,
+                "claimed_by_id": None, "form_file": info.form_file if info else None,
+                "due_at": task_due_at(task), "escalated_at": None, "status": "open",
+                "created_at": now, "completed_at": None, "completed_by_id": None, "draft": None,
+            })
+        if rows:
+            s.execute(insert(ht), rows)
 
     # -- use cases --------------------------------------------------------------------------
 
@@ -370,30 +377,46 @@ class Engine:
 
     def complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
         """Validate the form, complete the task and run on to the next wait, in one transaction."""
+        ht = HumanTask.__table__
         with self.transaction() as s:
-            task, me = self._open_task(s, task_id, username)
-            if task.status != "open":
+            row = s.execute(
+                select(ht.c.instance_id, ht.c.task_uuid, ht.c.spec_name, ht.c.name, ht.c.status,
+                       ht.c.group_role, ht.c.assignee_id, ht.c.claimed_by_id, ht.c.form_file,
+                       ht.c.completed_by_id, Person.id, Person.active)
+                .join(Person, Person.username == username).where(ht.c.id == task_id)
+            ).first()
+            if row is None or not row.active:
+                raise NotFound("There is no such task for you")
+            me_id = row[10]
+            if row.group_role is None and row.assignee_id != me_id and row.claimed_by_id != me_id:
+                raise NotFound("There is no such task for you")
+            if row.group_role is not None and row.claimed_by_id != me_id:
+                if row.group_role in org.person(s, username).role_names:
+                    raise NotAllowed("Claim this task before completing it")
+                raise NotFound("There is no such task for you")
+            if row.status != "open":
+                by = s.get(Person, row.completed_by_id) if row.completed_by_id else None
                 raise ConcurrentUpdate(
-                    f"'{task.name}' was already {task.status} by "
-                    f"{task.completed_by.name if task.completed_by else 'the process'}.")
-            if task.group_role and task.claimed_by_id != me.id:
-                raise NotAllowed("Claim this task before completing it")
-            inst = task.instance
+                    f"'{row.name}' was already {row.status} by {by.name if by else 'the process'}.")
+            inst = s.get(Instance, row.instance_id)
+            assert inst is not None
             wf, pd = self._load(s, inst)
-            spiff_task = wf.get_task_from_id(UUID(task.task_uuid))
+            spiff_task = wf.get_task_from_id(UUID(row.task_uuid))
             if spiff_task is None or spiff_task.state != spiff.TaskState.READY:
-                raise ConcurrentUpdate(f"'{task.name}' is no longer waiting to be done.")
-            schema = pd.form(task.form_file)
+                raise ConcurrentUpdate(f"'{row.name}' is no longer waiting to be done.")
+            schema = pd.form(row.form_file)
             if schema is not None:
                 errors = forms.validate(schema, submitted, spiff_task.data)
                 if errors:
                     raise FormInvalid(errors)
             spiff_task.set_data(**submitted)
             spiff_task.run()
-            task.status, task.completed_at, task.completed_by_id = "completed", self.now(), me.id
-            task.draft = None
+            done = s.execute(update(ht).where(ht.c.id == task_id, ht.c.status == "open").values(
+                status="completed", completed_at=self.now(), completed_by_id=me_id, draft=None))
+            if done.rowcount != 1:
+                raise ConcurrentUpdate(f"'{row.name}' was completed by someone else a moment ago.")
             audit.append(s, self.now(), username, "task_completed",
-                         {"task": task.name, "spec": task.spec_name, "data": submitted},
+                         {"task": row.name, "spec": row.spec_name, "data": submitted},
                          inst.id, inst.child_ref)
             self._run(s, inst, wf, pd, username)
 
