@@ -1,4 +1,11 @@
-"""The audit trail: an append-only, hash-chained event log, and its verification."""
+"""The audit trail: an append-only, hash-chained event log, its verification, and redaction.
+
+Each event's personal content (the child's reference and the detail) is hashed on its own
+(`content_hash`), and the chain runs over that hash rather than over the content. Purging a
+closed audit past retention can then blank the content while every link still verifies; a
+blanked event is accepted only in the exact redacted form and only when a later `purged` event,
+itself in the chain, names its audit.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +15,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+REDACTED = '{"redacted":true}'
+PURGED = "purged"
+
+
+def content_hash(child_ref: str, detail: str) -> str:
+    """Hash the part of an event that retention may later blank."""
+    body = json.dumps([child_ref, detail], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _digest(prev_hash: str, event_id: int, at: datetime, actor: str, kind: str,
-            instance_id: int | None, child_ref: str, detail: str) -> str:
+            instance_id: int | None, content: str) -> str:
     body = json.dumps(
-        [event_id, at.isoformat(), actor, kind, instance_id, child_ref, detail],
+        [event_id, at.isoformat(), actor, kind, instance_id, content],
         separators=(",", ":"), ensure_ascii=False,
     )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
@@ -37,16 +52,35 @@ def append(
         s.flush()
     text = json.dumps(detail or {}, sort_keys=True, default=str, ensure_ascii=False)
     at = at.astimezone(UTC)
+    child_ref = child_ref or ""
     event_id = head.last_id + 1
+    content = content_hash(child_ref, text)
     event = AuditEvent(
         id=event_id, at=at, actor=actor, kind=kind, instance_id=instance_id,
-        child_ref=child_ref or "", detail=text, prev_hash=head.last_hash,
+        child_ref=child_ref, detail=text, content_hash=content, prev_hash=head.last_hash,
     )
-    event.hash = _digest(head.last_hash, event_id, at, actor, kind, instance_id,
-                         child_ref or "", text)
+    event.hash = _digest(head.last_hash, event_id, at, actor, kind, instance_id, content)
     head.last_id, head.last_hash = event_id, event.hash
     s.add(event)
     return event
+
+
+def redact(s: Session, instance_ids: list[int], event_ids: list[int]) -> int:
+    """Blank the personal content of an audit's events (and of the listed ones); links stay."""
+    redacted = 0
+    for chunk in _chunks(instance_ids):
+        done = s.execute(update(AuditEvent).where(AuditEvent.instance_id.in_(chunk))
+                         .values(child_ref="", detail=REDACTED))
+        redacted += done.rowcount  # type: ignore[attr-defined]
+    for chunk in _chunks(event_ids):
+        done = s.execute(update(AuditEvent).where(AuditEvent.id.in_(chunk))
+                         .values(child_ref="", detail=REDACTED))
+        redacted += done.rowcount  # type: ignore[attr-defined]
+    return redacted
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 @dataclass
@@ -55,16 +89,21 @@ class Verdict:
     checked: int
     first_broken_id: int | None = None
     reason: str = ""
+    head_hash: str = GENESIS
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit trail intact: {self.checked} events verified"
+            return (f"audit trail intact: {self.checked} events verified; "
+                    f"head {self.head_hash}")
         return f"audit trail BROKEN at event {self.first_broken_id}: {self.reason}"
 
 
 def verify(s: Session, batch: int = 5000) -> Verdict:
     """Walk the chain in order; report the first event that was edited, deleted or reordered."""
     prev_hash, expected_id, checked, last_id = GENESIS, 1, 0, 0
+    # Redacted events awaiting the purge record that names them: by audit, and one by one.
+    blanked: dict[int, int] = {}
+    blanked_alone: set[int] = set()
     while True:
         rows = s.execute(
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
@@ -77,11 +116,86 @@ def verify(s: Session, batch: int = 5000) -> Verdict:
             if ev.prev_hash != prev_hash:
                 return Verdict(False, checked, ev.id, "does not follow the event before it")
             if _digest(prev_hash, ev.id, ev.at, ev.actor, ev.kind, ev.instance_id,
-                       ev.child_ref, ev.detail) != ev.hash:
+                       ev.content_hash) != ev.hash:
                 return Verdict(False, checked, ev.id, "its content was changed")
+            if content_hash(ev.child_ref, ev.detail) != ev.content_hash:
+                if (ev.child_ref, ev.detail) != ("", REDACTED):
+                    return Verdict(False, checked, ev.id, "its content was changed")
+                if ev.instance_id is None:
+                    blanked_alone.add(ev.id)
+                else:
+                    blanked.setdefault(ev.instance_id, ev.id)
+            elif ev.kind == PURGED:
+                record = json.loads(ev.detail)
+                for instance_id in record.get("instances", []):
+                    blanked.pop(instance_id, None)
+                blanked_alone.difference_update(record.get("events", []))
             prev_hash, expected_id, checked, last_id = ev.hash, ev.id + 1, checked + 1, ev.id
         s.expunge_all()
     head = s.get(AuditHead, 1)
     if head is not None and (head.last_id != last_id or head.last_hash != prev_hash):
         return Verdict(False, checked, last_id + 1, "events after this one were removed")
-    return Verdict(True, checked)
+    if blanked or blanked_alone:
+        return Verdict(False, checked, min([*blanked.values(), *blanked_alone]),
+                       "its content was blanked but no purge records it")
+    return Verdict(True, checked, head_hash=prev_hash)
+
+
+# What each kind of event means for a child's record, as (action, description).
+_ACCESS: dict[str, tuple[str, str]] = {
+    "viewed": ("viewed", "viewed the audit"),
+    "started": ("changed", "started the audit"),
+    "task_completed": ("changed", "completed '{task}'"),
+    "draft_saved": ("changed", "saved a draft of '{task}'"),
+    "claimed": ("changed", "claimed '{task}'"),
+    "released": ("changed", "released '{task}'"),
+    "signal": ("changed", "sent '{signal}'"),
+    "completed": ("changed", "finished the audit"),
+    "notification": ("notified", "was sent '{subject}'"),
+    "exported": ("exported", "exported everything held about the child"),
+    "access_report": ("reported", "listed who has seen the child's audits"),
+}
+
+
+@dataclass(frozen=True)
+class Access:
+    """One person seeing, changing or being sent something of a child's audit."""
+
+    at: datetime
+    username: str
+    name: str
+    action: str
+    what: str
+    audit_id: int | None
+
+    def __str__(self) -> str:
+        audit = f"audit {self.audit_id}" if self.audit_id else "-"
+        return (f"{self.at:%Y-%m-%d %H:%M:%S} UTC  {self.username} ({self.name})  "
+                f"{self.action}  {audit}  {self.what}")
+
+
+def access_report(s: Session, child_ref: str) -> list[Access]:
+    """List everyone who viewed, changed or was sent any of a child's audits, oldest first."""
+    from engine.models import Instance, Person
+
+    audits = select(Instance.id).where(Instance.child_ref == child_ref)
+    events = s.execute(select(AuditEvent).where(or_(
+        AuditEvent.child_ref == child_ref, AuditEvent.instance_id.in_(audits)))
+        .order_by(AuditEvent.id)).scalars().all()
+    rows: list[tuple[AuditEvent, str, str, str]] = []
+    for ev in events:
+        detail = json.loads(ev.detail)
+        action, what = _ACCESS.get(ev.kind, ("changed", ev.kind.replace("_", " ")))
+        who = str(detail.get("to", "")) if ev.kind == "notification" else ev.actor
+        if not who or who == "system":
+            continue
+        rows.append((ev, who, action, what.format_map(_Blank(detail))))
+    names = dict(s.execute(select(Person.username, Person.name).where(
+        Person.username.in_({who for _, who, _, _ in rows}))).all())
+    return [Access(ev.at, who, names.get(who, "not a known person"), action, what,
+                   ev.instance_id) for ev, who, action, what in rows]
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"

@@ -8,12 +8,17 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
+
+_opened: list[Any] = []  # engines a command opened, disposed of when it ends
 
 
 def _engine():  # type: ignore[no-untyped-def]
     from engine import Engine
 
-    return Engine()
+    engine = Engine()
+    _opened.append(engine)
+    return engine
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -109,9 +114,13 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from engine.backup import backup
+    from engine.backup import BackupInvalid, backup
 
-    print(backup(_engine().db, args.path))
+    try:
+        print(backup(_engine().db, args.path))
+    except BackupInvalid as exc:
+        print(f"not backed up: {exc}")
+        return 1
     return 0
 
 
@@ -193,7 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--with-worker", action="store_true")
     p.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    finally:
+        while _opened:
+            _opened.pop().db.dispose()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 MAX_FILE_BYTES = 2 * 1024 * 1024
+XINCLUDE_NS = ("{http://www.w3.org/2001/XInclude}", "{http://www.w3.org/2003/XInclude}")
 FORM_SUFFIXES = (".json",)
 
 
@@ -106,9 +107,17 @@ def _load_xml(name: str, data: bytes, problems: list[Problem]) -> etree._Element
     except etree.XMLSyntaxError as exc:
         problems.append(Problem(name, f"line {exc.lineno}", f"not well-formed XML: {exc.msg}"))
         return None
-    if tree.docinfo.doctype:
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         problems.append(Problem(name, "-", "DTDs are not allowed in BPMN files"))
         return None
+    for el in tree.iter():
+        if isinstance(el, etree._Entity):
+            problems.append(Problem(name, f"line {el.sourceline}", "entities are not allowed"))
+            return None
+        if isinstance(el.tag, str) and el.tag.startswith(XINCLUDE_NS):
+            problems.append(Problem(
+                name, f"line {el.sourceline}", "XInclude is not allowed in BPMN files"))
+            return None
     root = tree.getroot()
     if root.tag != f"{{{BPMN_NS}}}definitions":
         problems.append(Problem(name, "-", "not a BPMN 2.0 file (root is not bpmn:definitions)"))
@@ -177,7 +186,7 @@ def _semantic_checks(
                         jsonschema.Draft202012Validator.check_schema(schema)
                         if schema.get("type") != "object":
                             raise jsonschema.SchemaError("a form schema must be of type 'object'")
-                except (ValueError, jsonschema.SchemaError) as exc:
+                except (ValueError, RecursionError, jsonschema.SchemaError) as exc:
                     msg = getattr(exc, "message", str(exc))
                     problems.append(Problem(name, tid, f"form file '{fname}' is not valid: {msg}"))
             if "assignee" in props:
@@ -254,7 +263,7 @@ def parse_bundle(bundle: Bundle) -> dict[str, ParsedDefinition]:
         if fname.endswith(".json"):
             try:
                 json.loads(data)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 problems.append(Problem(fname, "-", f"not valid JSON: {exc}"))
     if problems:
         raise DefinitionInvalid(problems)

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from engine import register_models  # noqa: F401  (its tables join Base.metadata)
 from engine.models import Base
 
 target_metadata = Base.metadata

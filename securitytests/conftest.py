@@ -1,0 +1,58 @@
+"""Fixtures for the security tests: a finished and a running audit, a second empty database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool
+
+from engine import Engine
+from engine.models import HumanTask
+
+SIMPLE = Path(__file__).parents[1] / "tests" / "fixtures" / "simple"
+POSTGRES_URL = os.environ.get(
+    "QAFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def open_task(engine: Engine, audit_id: int) -> HumanTask:
+    with engine.transaction() as s:
+        return s.execute(select(HumanTask).where(
+            HumanTask.instance_id == audit_id, HumanTask.status == "open")).scalars().one()
+
+
+@pytest.fixture
+def audits(engine: Engine, people, deploy) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Child C-1's audit, finished by the auditor; child C-2's audit, still open."""
+    deploy(SIMPLE)
+    done = engine.start("simple", "cpp1", {"child_ref": "C-1"}, practitioner="sw",
+                        auditor="auditor")
+    engine.complete_task(open_task(engine, done).id, "auditor", {"answer": "Seen the file"})
+    running = engine.start("simple", "cpp1", {"child_ref": "C-2"}, practitioner="sw",
+                           auditor="auditor")
+    return {"C-1": done, "C-2": running}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def other_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second fresh, empty database of either kind, to restore into."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'restored.sqlite'}"
+        return
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception:
+        pytest.skip("PostgreSQL is not reachable")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
