@@ -8,6 +8,7 @@ from engine.errors import (
     FormInvalid,
     NotAllowed,
     NotFound,
+    ProcessFailed,
 )
 from engine.service import Engine
 
@@ -21,5 +22,6 @@ __all__ = [
     "FrozenClock",
     "NotAllowed",
     "NotFound",
+    "ProcessFailed",
     "SystemClock",
 ]

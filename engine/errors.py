@@ -51,3 +51,7 @@ class FormInvalid(EngineError):
 
 class ExpressionRefused(EngineError):
     """An expression or script tried something the restricted environment forbids."""
+
+
+class ProcessFailed(EngineError):
+    """The process definition could not go on (a script or expression failed); nothing was saved."""

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,14 @@ from engine import audit, clock, forms, org, spiff
 from engine.clock import Clock, SystemClock
 from engine.db import make_db
 from engine.definitions import Bundle, ParsedDefinition, parse_bundle, sha256
-from engine.errors import ConcurrentUpdate, EngineError, FormInvalid, NotAllowed, NotFound
+from engine.errors import (
+    ConcurrentUpdate,
+    EngineError,
+    FormInvalid,
+    NotAllowed,
+    NotFound,
+    ProcessFailed,
+)
 from engine.models import (
     DefinitionFile,
     HumanTask,
@@ -31,7 +38,7 @@ from engine.models import (
     ProcessVersion,
     ProcessVersionFile,
 )
-from engine.roles import AUDITOR, GROUP_ROLES, HOS_SPQA, PARTICIPANT_ROLES
+from engine.roles import AUDITOR, GROUP_ROLES, HOS_SPQA, PARTICIPANT_ROLES, POLICY_OWNER
 from engine.sandbox import Effects
 from engine.timeline import (
     all_tasks,
@@ -42,6 +49,7 @@ from engine.timeline import (
 )
 
 SAFETY_SIGNAL = "safety_concern_raised"
+RETRY_FAILED_TIMER = timedelta(hours=1)
 # Values copied out of the workflow's data onto the instance row, for lists and reports.
 SUMMARY_KEYS = ("grade", "child_ref", "child_status", "audit_type")
 
@@ -179,7 +187,10 @@ class Engine:
         try:
             waiting = waiting_timers(all_tasks(wf))
             while True:
-                wf.do_engine_steps()
+                try:
+                    wf.do_engine_steps()
+                except spiff.SpiffWorkflowException as exc:
+                    raise ProcessFailed(spiff.explain(exc)) from exc
                 tasks = all_tasks(wf)
                 # Timers refreshed at the end of the steps may have made more work ready.
                 if not any(t.state == spiff.TaskState.READY and not t.task_spec.manual
@@ -370,6 +381,8 @@ class Engine:
     def _open_task(self, s: Session, task_id: int, username: str) -> tuple[HumanTask, Person]:
         task = s.get(HumanTask, task_id)
         me = org.person(s, username)
+        if not me.active:  # a leaver's account does nothing, whatever its session says
+            raise NotFound("There is no such task for you")
         if task is None or not (task.assignee_id == me.id or task.claimed_by_id == me.id
                                 or (task.group_role and task.group_role in me.role_names)):
             raise NotFound("There is no such task for you")
@@ -377,6 +390,21 @@ class Engine:
 
     def complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
         """Validate the form, complete the task and run on to the next wait, in one transaction."""
+        try:
+            self._complete_task(task_id, username, submitted)
+        except ProcessFailed as exc:
+            # The completion rolled back; record the failure and tell the policy owners.
+            with self.transaction() as s:
+                inst = s.execute(select(Instance).join(HumanTask, HumanTask.instance_id == Instance.id)
+                                 .where(HumanTask.id == task_id)).scalar_one()
+                audit.append(s, self.now(), username, "step_failed", {"reason": str(exc)},
+                             inst.id, inst.child_ref)
+                self._notify(s, inst, org.members_of(s, POLICY_OWNER),
+                             f"A step could not be completed (child {inst.child_ref})",
+                             f"{username} could not complete a task: {exc}. The audit is unchanged.")
+            raise
+
+    def _complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
         ht = HumanTask.__table__
         with self.transaction() as s:
             row = s.execute(
@@ -410,7 +438,10 @@ class Engine:
                 if errors:
                     raise FormInvalid(errors)
             spiff_task.set_data(**submitted)
-            spiff_task.run()
+            try:
+                spiff_task.run()
+            except spiff.SpiffWorkflowException as exc:
+                raise ProcessFailed(spiff.explain(exc)) from exc
             done = s.execute(update(ht).where(ht.c.id == task_id, ht.c.status == "open").values(
                 status="completed", completed_at=self.now(), completed_by_id=me_id, draft=None))
             if done.rowcount != 1:
@@ -482,6 +513,7 @@ class Engine:
         """Fire the timers that are due, one instance per transaction; return how many instances ran."""
         fired = 0
         while fired < limit:
+            failed: tuple[int, str] | None = None
             with self.transaction() as s:
                 q = (select(Instance).where(Instance.status == "running",
                                             Instance.next_timer_at <= self.now())
@@ -491,10 +523,26 @@ class Engine:
                 inst = s.execute(q).unique().scalar_one_or_none()
                 if inst is None:
                     return fired
-                wf, pd = self._load(s, inst)
-                self._run(s, inst, wf, pd, "system")
+                try:
+                    with s.begin_nested():
+                        wf, pd = self._load(s, inst)
+                        self._run(s, inst, wf, pd, "system")
+                except ProcessFailed as exc:
+                    failed = (inst.id, str(exc))
+                if failed is not None:
+                    self._postpone(s, inst, failed[1])
                 fired += 1
         return fired
+
+    def _postpone(self, s: Session, inst: Instance, reason: str) -> None:
+        """A broken step must not hold up every other audit's timers: retry in an hour, tell someone."""
+        inst.next_timer_at = self.now() + RETRY_FAILED_TIMER
+        audit.append(s, self.now(), "system", "timer_failed", {"reason": reason},
+                     inst.id, inst.child_ref)
+        self._notify(s, inst, org.members_of(s, POLICY_OWNER),
+                     f"A deadline could not be processed (child {inst.child_ref})",
+                     f"The audit's process stopped at a deadline: {reason}. The audit is unchanged; "
+                     "the engine will try again in an hour. Correct the process and redeploy.")
 
     def next_due(self) -> datetime | None:
         with self.transaction() as s:

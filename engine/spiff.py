@@ -32,6 +32,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffBoundaryEventParser,
     SpiffIntermediateCatchEventParser,
@@ -46,6 +47,8 @@ from engine import clock, sandbox
 __all__ = [
     "VALIDATOR",
     "BpmnWorkflow",
+    "SpiffWorkflowException",
+    "explain",
     "QaParser",
     "TaskState",
     "make_workflow",
@@ -261,6 +264,18 @@ def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> B
     _rewire_triggered(workflow)
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
+
+
+def explain(exc: Exception) -> str:
+    """Say in one line why SpiffWorkflow stopped: the step, and the error underneath."""
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
+    where = getattr(spec, "bpmn_name", None) or getattr(spec, "name", None) or "a step"
+    cause: BaseException = exc
+    while cause.__cause__ is not None and cause.__cause__ is not cause:
+        cause = cause.__cause__
+    detail = str(cause) if cause is not exc else str(exc)
+    return f"the process could not continue at '{where}': {detail}"
 
 
 def make_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:

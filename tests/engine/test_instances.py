@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, audit
+from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, audit
 from engine.models import AuditEvent, HumanTask, Instance, Notification
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "simple"
@@ -198,3 +198,70 @@ def test_only_cpp_allocate_and_senior_leaders_only_request_bespoke_audits(engine
                         practitioner="sw", auditor="auditor")
     assert engine.start("simple", "cpp1", {"child_ref": "C-2", "audit_type": "targeted"},
                         practitioner="sw", auditor="auditor")
+
+
+def test_a_step_that_fails_at_run_time_holds_up_no_other_audit(engine, clock, people, deploy,
+                                                               tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    text = (FIXTURE / "simple.bpmn").read_text()
+    text = text.replace('escalate("Activity_One")', "escalate(missing_value)")
+    text = text.replace('id="simple"', 'id="broken"').replace('processRef="simple"',
+                                                              'processRef="broken"')
+    (broken / "simple.bpmn").write_text(text)
+    (broken / "one.schema.json").write_text((FIXTURE / "one.schema.json").read_text())
+    deploy(broken)
+    deploy(FIXTURE)
+    bad = engine.start("broken", "cpp1", {"child_ref": "C-BAD"}, practitioner="sw",
+                       auditor="auditor")
+    good = engine.start("simple", "cpp1", {"child_ref": "C-OK"}, practitioner="sw",
+                        auditor="auditor")
+    clock.advance(timedelta(days=2))
+    assert engine.fire_due_timers() == 2
+    with engine.transaction() as s:
+        kinds = {(e.instance_id, e.kind) for e in s.execute(select(AuditEvent)).scalars()}
+        failure = s.execute(select(AuditEvent).where(AuditEvent.kind == "timer_failed")).scalar_one()
+        bad_inst = s.get(Instance, bad)
+        assert bad_inst.status == "running"
+        assert bad_inst.next_timer_at > clock.now()
+        notes = [n.recipient.username for n in s.execute(select(Notification)).scalars()
+                 if n.instance_id == bad]
+    assert (good, "escalation") in kinds
+    assert (bad, "escalation") not in kinds
+    assert "missing_value" in failure.detail
+    assert notes == ["policy"]
+    [task] = [t for t in _tasks(engine, bad)]
+    assert task.status == "open"
+    assert task.escalated_at is None
+
+
+def test_a_completion_whose_next_step_fails_changes_nothing_and_tells_the_policy_owner(
+        engine, people, deploy, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    text = (FIXTURE / "simple.bpmn").read_text()
+    text = text.replace('<bpmn:sequenceFlow id="F2" sourceRef="Activity_One" targetRef="Event_End" />',
+                        '<bpmn:sequenceFlow id="F2" sourceRef="Activity_One" targetRef="Oops" />'
+                        '<bpmn:scriptTask id="Oops" name="Record the answer"><bpmn:incoming>F2'
+                        '</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing><bpmn:script>'
+                        'total = answer + 1</bpmn:script></bpmn:scriptTask>'
+                        '<bpmn:sequenceFlow id="F9" sourceRef="Oops" targetRef="Event_End" />')
+    text = text.replace("<bpmn:flowNodeRef>Event_End</bpmn:flowNodeRef>",
+                        "<bpmn:flowNodeRef>Event_End</bpmn:flowNodeRef>"
+                        "<bpmn:flowNodeRef>Oops</bpmn:flowNodeRef>")
+    (broken / "simple.bpmn").write_text(text)
+    (broken / "one.schema.json").write_text((FIXTURE / "one.schema.json").read_text())
+    deploy(broken)
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-9"}, practitioner="sw",
+                       auditor="auditor")
+    [task] = _tasks(engine, iid)
+    with engine.transaction() as s:
+        version = s.get(Instance, iid).version
+    with pytest.raises(ProcessFailed, match="Record the answer"):
+        engine.complete_task(task.id, "auditor", {"answer": "text"})
+    [task] = _tasks(engine, iid)
+    assert task.status == "open"
+    with engine.transaction() as s:
+        assert s.get(Instance, iid).version == version
+        assert [n.recipient.username for n in s.execute(select(Notification)).scalars()] == ["policy"]
+        assert s.execute(select(AuditEvent).where(AuditEvent.kind == "step_failed")).scalar_one()

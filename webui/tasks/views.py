@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, queries
+from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, queries
 from webui import schemaform
 from webui.current import engine, login_required, me
 from webui.tasks import bp
@@ -90,6 +90,10 @@ def task(task_id: int) -> str | Response:
             return redirect(url_for("tasks.mine"))
         except NotFound:
             abort(404)
+        except ProcessFailed as exc:
+            # Nothing was saved; keep what was typed so the person loses nothing.
+            flash(f"Your answers could not be submitted because {exc}. Nothing was changed and "
+                  "your answers are still here; the policy owner has been told.", "important")
         else:
             flash(f"‘{view.task.name}’ is complete for child {view.task.child_ref}.", "success")
             return redirect(url_for("tasks.mine"))
