@@ -45,7 +45,12 @@ def append(
     instance_id: int | None = None, child_ref: str = "",
 ) -> AuditEvent:
     """Append one event, chained to the last; the head row lock keeps the chain a single line."""
-    head = s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    # The head is locked once per transaction; later appends in it reuse the locked row.
+    held = s.info.get("audit_head")
+    head = held[1] if held is not None and held[0] is s.get_transaction() else None
+    if head is None:
+        head = s.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
         s.add(head)
@@ -61,6 +66,7 @@ def append(
     )
     event.hash = _digest(head.last_hash, event_id, at, actor, kind, instance_id, content)
     head.last_id, head.last_hash = event_id, event.hash
+    s.info["audit_head"] = (s.get_transaction(), head)
     s.add(event)
     return event
 

@@ -75,6 +75,7 @@ class Engine:
         self._definitions: dict[str, ParsedDefinition] = {}  # by digest
         self._version_digest: dict[int, str] = {}
         self._live: OrderedDict[int, tuple[int, spiff.BpmnWorkflow]] = OrderedDict()
+        self._participants: OrderedDict[int, dict[str, int]] = OrderedDict()
         self._live_size = live_cache_size
         self._lock = threading.Lock()
 
@@ -276,19 +277,32 @@ class Engine:
                          inst.id, inst.child_ref)
 
     def _assignee(self, s: Session, inst: Instance, lane: str | None, expr: str | None,
-                  data: dict[str, Any]) -> tuple[Person | None, str | None]:
+                  data: dict[str, Any]) -> tuple[int | None, str | None]:
+        """Return who holds a new task: a person's id, or the group whose members may claim it."""
         if expr:
             from engine import sandbox
 
             username = sandbox.evaluate(expr, data)
             if username:
-                return org.person(s, str(username)), None
+                return org.person(s, str(username)).id, None
         if lane in GROUP_ROLES:
             return None, lane
-        holders = [p.person for p in inst.participants if p.role == lane]
-        if not holders:
+        holder = self._participant_ids(s, inst.id).get(lane or "")
+        if holder is None:
             raise EngineError(f"No participant holds the role '{lane}' on this audit")
-        return holders[0], None
+        return holder, None
+
+    def _participant_ids(self, s: Session, instance_id: int) -> dict[str, int]:
+        """Role -> person id for an audit; participants are fixed at the start, so cached."""
+        found = self._participants.get(instance_id)
+        if found is None:
+            found = dict(s.execute(select(Participant.role, Participant.person_id)
+                                   .where(Participant.instance_id == instance_id)).all())
+            with self._lock:
+                self._participants[instance_id] = found
+                while len(self._participants) > self._live_size * 8:
+                    self._participants.popitem(last=False)
+        return found
 
     def _project_tasks(self, s: Session, inst: Instance, pd: ParsedDefinition,
                        ready_tasks: list[Any]) -> None:
@@ -314,13 +328,13 @@ class Engine:
                 continue
             info = pd.user_tasks.get(task.task_spec.name)
             lane = info.lane if info else task.task_spec.lane
-            person, group = self._assignee(s, inst, lane, info.assignee_expr if info else None,
-                                           task.data)
+            person_id, group = self._assignee(s, inst, lane,
+                                              info.assignee_expr if info else None, task.data)
             rows.append({
                 "instance_id": inst.id, "task_uuid": uid, "spec_name": task.task_spec.name,
                 "name": (info.name if info else task.task_spec.bpmn_name) or task.task_spec.name,
                 "process_id": info.process_id if info else inst.process_id, "role": lane or "",
-                "assignee_id": person.id if person else None, "group_role": group,
+                "assignee_id": person_id, "group_role": group,
                 "claimed_by_id": None, "form_file": info.form_file if info else None,
                 "due_at": task_due_at(task), "escalated_at": None, "status": "open",
                 "created_at": now, "completed_at": None, "completed_by_id": None, "draft": None,
