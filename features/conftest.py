@@ -382,3 +382,4 @@ def policy_owner_changes_period(audit: AuditDriver, deploy, tmp_path: Path, old:
     deployed = {d.process_id: d for d in deploy(revised, note=f"Re-audit within {new}")}
     assert deployed["grading_follow_up"].created
     assert deployed["deep_dive_audit"].created
+from features.steps_monthly import *  # noqa: E402,F401,F403
