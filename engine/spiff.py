@@ -272,8 +272,10 @@ def explain(exc: Exception) -> str:
     spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
     where = getattr(spec, "bpmn_name", None) or getattr(spec, "name", None) or "a step"
     cause: BaseException = exc
-    while cause.__cause__ is not None and cause.__cause__ is not cause:
-        cause = cause.__cause__
+    seen = {id(exc)}
+    while (nxt := cause.__cause__ or cause.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        cause = nxt
     detail = str(cause) if cause is not exc else str(exc)
     return f"the process could not continue at '{where}': {detail}"
 
