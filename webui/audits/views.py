@@ -11,7 +11,6 @@ from engine import FormInvalid, NotAllowed, NotFound, queries
 from webui.audits import bp
 from webui.current import engine, login_required, me
 
-
 PAGE_SIZE = 50
 
 
