@@ -22,12 +22,14 @@ from engine.errors import EngineError, NotAllowed, NotFound
 from engine.models import Instance, Person, ServiceArea, Team
 from engine.register import require_cpp, setting
 from engine.register_models import ChildRecord, ScheduleAllocation, ScheduleBatch
-from engine.workdays import LONDON
+from engine.roles import CPP
+from engine.workdays import LONDON, is_working_day
 
 if TYPE_CHECKING:
     from engine.service import Engine
 
 KINDS = ("monthly", "targeted")
+SYSTEM = "system"  # the worker, opening a month's schedule for CPP to review
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def draw(engine: Engine, actor: str, month: str, *, kind: str = "monthly", size:
     criteria = criteria or Criteria()
     seed = secrets.randbelow(1_000_000) if seed is None else int(seed)
     with engine.transaction() as s:
-        require_cpp(s, actor)
+        if actor != SYSTEM:
+            require_cpp(s, actor)
         if kind == "monthly":
             for old in s.execute(select(ScheduleBatch).where(
                     ScheduleBatch.month == month, ScheduleBatch.kind == "monthly")).scalars():
@@ -337,3 +340,34 @@ def auditor_choices(engine: Engine) -> list[tuple[str, str]]:
     with engine.transaction() as s:
         return [(p.username, f"{p.name}, {p.job_title}" if p.job_title else p.name)
                 for p in sorted(auditors(s), key=lambda p: p.name)]
+
+
+def open_month(engine: Engine) -> int | None:
+    """On a month's first working day or later, draw its schedule for CPP to review (once).
+
+    The worker calls this each pass; it does nothing when the month already has a monthly
+    schedule, or when the children register is empty. CPP are told the draft is waiting.
+    """
+    today = engine.now().astimezone(LONDON).date()
+    month = f"{today:%Y-%m}"
+    first = today.replace(day=1)
+    while not is_working_day(first):
+        first = first.replace(day=first.day + 1)
+    if today < first:
+        return None
+    with engine.transaction() as s:
+        if s.execute(select(ScheduleBatch.id).where(
+                ScheduleBatch.month == month, ScheduleBatch.kind == "monthly")).first():
+            return None
+        if not s.execute(select(ChildRecord.id).limit(1)).first():
+            return None
+    batch_id = draw(engine, SYSTEM, month)
+    with engine.transaction() as s:
+        batch = s.get(ScheduleBatch, batch_id)
+        assert batch is not None
+        engine.tell(s, org.members_of(s, CPP),
+                       f"The audit schedule for {today:%B %Y} is ready to review",
+                       f"{len(batch.allocations)} files have been drawn at random (seed "
+                       f"{batch.seed}) for this month's audits. Review the auditors, adjust and "
+                       "confirm the schedule to start the audits.")
+    return batch_id

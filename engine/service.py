@@ -243,6 +243,10 @@ class Engine:
                          {"to": person.username, "subject": subject},
                          inst.id if inst else None, inst.child_ref if inst else "")
 
+    def tell(self, s: Session, people: list[Person], subject: str, body: str) -> None:
+        """Queue a notification to people about no one audit (the schedule, the register...)."""
+        self._notify(s, None, people, subject, body)
+
     def _apply_effects(self, s: Session, inst: Instance, effects: Effects) -> None:
         for roles, subject, body in effects.notifications:
             people: dict[int, Person] = {}

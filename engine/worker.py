@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from engine import notify
+from engine import notify, schedule
 
 log = logging.getLogger("qaflow.worker")
 MAX_SLEEP = timedelta(seconds=60)
@@ -27,6 +27,7 @@ class Worker:
             fired += batch
             if batch < 100:
                 break
+        schedule.open_month(self.engine)
         sent = notify.deliver_pending(self.engine, self.sender)
         return fired, sent
 

@@ -155,3 +155,28 @@ def test_moderation_needs_audits_submitted_in_the_month(engine, org_made):
     assert view is not None
     assert view.id == sample_id
     assert (view.submitted, view.sampled) == (0, 0)
+
+
+def test_the_worker_opens_each_months_schedule_for_cpp_once(engine, clock, org_made, deploy):
+    from datetime import UTC, datetime
+
+    from engine.models import Notification
+    from engine.register_models import ScheduleBatch
+    from engine.worker import Worker
+
+    deploy()
+    register.import_children(engine, "cpp1", council.children(12))
+    worker = Worker(engine, sender=lambda note: None)
+    clock.set(datetime(2025, 11, 30, 9, 0, tzinfo=UTC))  # a Sunday: November is already open
+    worker.run_once()
+    clock.set(datetime(2025, 12, 1, 7, 0, tzinfo=UTC))  # Monday 1 December, first working day
+    worker.run_once()
+    worker.run_once()
+    with engine.transaction() as s:
+        batches = s.execute(select(ScheduleBatch).order_by(ScheduleBatch.month)).scalars().all()
+        told = [n.subject for n in s.execute(select(Notification)).scalars()]
+    assert [(b.month, b.created_by, b.status) for b in batches] == [
+        ("2025-11", "system", "draft"), ("2025-12", "system", "draft")]
+    assert batches[1].allocations
+    assert told.count("The audit schedule for December 2025 is ready to review") == len(
+        org_made["cpp"])
