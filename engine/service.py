@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -49,6 +49,7 @@ from engine.timeline import (
 )
 
 SAFETY_SIGNAL = "safety_concern_raised"
+HUMAN_TASK = cast(Table, HumanTask.__table__)
 RETRY_FAILED_TIMER = timedelta(hours=1)
 # Values copied out of the workflow's data onto the instance row, for lists and reports.
 SUMMARY_KEYS = ("grade", "child_ref", "child_status", "audit_type")
@@ -311,7 +312,7 @@ class Engine:
     def _project_tasks(self, s: Session, inst: Instance, pd: ParsedDefinition,
                        ready_tasks: list[Any]) -> None:
         """Mirror the workflow's ready user tasks into human_task: new ones in, vanished ones out."""
-        ht = HumanTask.__table__
+        ht = HUMAN_TASK
         open_rows = {uid: (tid, due) for tid, uid, due in s.execute(
             select(ht.c.id, ht.c.task_uuid, ht.c.due_at)
             .where(ht.c.instance_id == inst.id, ht.c.status == "open")).all()}
@@ -423,7 +424,7 @@ class Engine:
             raise
 
     def _complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
-        ht = HumanTask.__table__
+        ht = HUMAN_TASK
         with self.transaction() as s:
             row = s.execute(
                 select(ht.c.instance_id, ht.c.task_uuid, ht.c.spec_name, ht.c.name, ht.c.status,
@@ -462,7 +463,7 @@ class Engine:
                 raise ProcessFailed(spiff.explain(exc)) from exc
             done = s.execute(update(ht).where(ht.c.id == task_id, ht.c.status == "open").values(
                 status="completed", completed_at=self.now(), completed_by_id=me_id, draft=None))
-            if done.rowcount != 1:
+            if cast(CursorResult[Any], done).rowcount != 1:
                 raise ConcurrentUpdate(f"'{row.name}' was completed by someone else a moment ago.")
             audit.append(s, self.now(), username, "task_completed",
                          {"task": row.name, "spec": row.spec_name, "data": submitted},

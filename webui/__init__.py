@@ -61,8 +61,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(current.load_person)
     security.init_app(app)
 
-    from webui import audits, auth, notifications, reports, tasks
+    from webui import audits, auth, notifications, processes, reports, tasks
 
-    for bp in (auth.bp, tasks.bp, audits.bp, notifications.bp, reports.bp):
+    for bp in (auth.bp, tasks.bp, audits.bp, notifications.bp, reports.bp, processes.bp):
         app.register_blueprint(bp)
     return app

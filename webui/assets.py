@@ -24,6 +24,7 @@ COPIES: list[tuple[Path, str]] = [
     (GOVUK / "assets" / "manifest.json", "govuk/assets/manifest.json"),
     (BPMN / "bpmn-navigated-viewer.production.min.js",
      "bpmn-js/bpmn-navigated-viewer.production.min.js"),
+    (BPMN / "bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"),
     (BPMN / "assets" / "diagram-js.css", "bpmn-js/diagram-js.css"),
     (BPMN / "assets" / "bpmn-js.css", "bpmn-js/bpmn-js.css"),
     (BPMN / "assets" / "bpmn-font", "bpmn-js/bpmn-font"),
