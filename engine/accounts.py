@@ -9,17 +9,20 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.errors import EngineError
-from engine.models import AuditEvent, Person
+from engine.models import AuditEvent, Person, SignInAttempt
 
 if TYPE_CHECKING:
     from engine.service import Engine
 
 MAX_FAILURES = 5
+# From one network address, across any usernames (password spraying): generous, because an
+# office's staff may all sign in from behind one address.
+MAX_ADDRESS_FAILURES = 30
 LOCKOUT = timedelta(minutes=15)
 SIGNED_IN, SIGN_IN_FAILED = "signed_in", "sign_in_failed"
 
@@ -27,7 +30,7 @@ _hasher = PasswordHasher()
 
 
 class SignInThrottled(EngineError):
-    """Too many wrong passwords for this username lately; try again later."""
+    """Too many wrong passwords for this username, or from this address, lately; try later."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,38 @@ def _throttled(s: Session, engine: Engine, username: str) -> bool:
     return recent[-1].at > engine.now() - LOCKOUT
 
 
-def sign_in(engine: Engine, username: str, password: str) -> SignedIn | None:
-    """Check a username and password; record the attempt; None when refused."""
-    username = username.strip()[:100]
+def _address_throttled(s: Session, engine: Engine, address: str) -> bool:
+    if not address:
+        return False
+    recent = s.execute(select(func.count(SignInAttempt.id)).where(
+        SignInAttempt.address == address, SignInAttempt.at > engine.now() - LOCKOUT)).scalar_one()
+    return recent >= MAX_ADDRESS_FAILURES
+
+
+def _record_address_failure(s: Session, engine: Engine, address: str) -> None:
+    if not address:
+        return
+    s.execute(delete(SignInAttempt).where(SignInAttempt.address == address,
+                                          SignInAttempt.at <= engine.now() - LOCKOUT))
+    s.add(SignInAttempt(address=address, at=engine.now()))
+
+
+def sign_in(engine: Engine, username: str, password: str, address: str = "") -> SignedIn | None:
+    """Check a username and password; record the attempt; None when refused.
+
+    `address` is the network address the attempt came from (the web request's remote
+    address); too many refusals from one address throttle it, whatever the usernames.
+    """
+    username, address = username.strip()[:100], (address or "")[:100]
+    where = {"address": address} if address else {}
     with engine.transaction() as s:
-        if _throttled(s, engine, username):
-            audit.append(s, engine.now(), username, SIGN_IN_FAILED, {"reason": "throttled"})
+        if _address_throttled(s, engine, address):
+            audit.append(s, engine.now(), username, SIGN_IN_FAILED,
+                         {"reason": "throttled address", **where})
+            throttled = True
+        elif _throttled(s, engine, username):
+            audit.append(s, engine.now(), username, SIGN_IN_FAILED,
+                         {"reason": "throttled", **where})
             throttled = True
         else:
             throttled = False
@@ -81,13 +110,14 @@ def sign_in(engine: Engine, username: str, password: str) -> SignedIn | None:
             if person is not None and ok and person.active:
                 if _hasher.check_needs_rehash(person.password_hash or ""):
                     person.password_hash = hash_password(password)
-                audit.append(s, engine.now(), username, SIGNED_IN, {})
+                audit.append(s, engine.now(), username, SIGNED_IN, where)
                 return SignedIn(person.username, person.name)
             reason = "inactive" if person is not None and ok else "wrong username or password"
-            audit.append(s, engine.now(), username, SIGN_IN_FAILED, {"reason": reason})
+            audit.append(s, engine.now(), username, SIGN_IN_FAILED, {"reason": reason, **where})
+            _record_address_failure(s, engine, address)
     if throttled:
         raise SignInThrottled(
-            "There have been too many attempts to sign in to this account. "
+            "There have been too many attempts to sign in. "
             f"Wait {int(LOCKOUT.total_seconds() // 60)} minutes and try again.")
     return None
 

@@ -136,6 +136,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deactivate(args: argparse.Namespace) -> int:
+    from engine.accounts_admin import deactivate
+    from engine.errors import EngineError
+
+    try:
+        h = deactivate(_engine(), args.username, args.by)
+        print(f"{h.username} deactivated: {len(h.tasks_to_manager)} tasks and "
+              f"{len(h.roles_to_manager)} audit roles to {h.manager or 'nobody'}, "
+              f"{len(h.tasks_to_group)} tasks back to their group")
+    except EngineError as exc:
+        print(f"not deactivated: {exc}")
+        return 1
+    return 0
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from engine import demo
 
@@ -195,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("restore", help="load a backup into an empty database")
     p.add_argument("path")
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("deactivate", help="a leaver: hand their work to their manager")
+    p.add_argument("username")
+    p.add_argument("--by", required=True, help="who is doing it (recorded in the audit trail)")
+    p.set_defaults(func=cmd_deactivate)
     sub.add_parser("seed-demo", help="seed the demo organisation").set_defaults(func=cmd_seed_demo)
     p = sub.add_parser("serve", help="serve the web app")
     p.add_argument("--host", default="127.0.0.1")

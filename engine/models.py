@@ -191,6 +191,8 @@ class AuditEvent(Base):
     """Append-only, hash-chained record of everything done to and seen of an audit."""
 
     __tablename__ = "audit_event"
+    # Sign-in throttling reads a person's latest sign-in events (engine/accounts.py).
+    __table_args__ = (Index("ix_audit_event_actor_kind", "actor", "kind", "id"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(100))
@@ -231,3 +233,13 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     recipient: Mapped[Person | None] = relationship()
+
+
+class SignInAttempt(Base):
+    """A refused sign-in from a network address, kept for 15 minutes to throttle that address."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (Index("ix_sign_in_attempt_address_at", "address", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,7 +24,8 @@ def sign_in() -> str | Response:
             errors["password"] = "Enter your password"
         if not errors:
             try:
-                who = accounts.sign_in(engine(), username, password)
+                who = accounts.sign_in(engine(), username, password,
+                                       request.remote_addr or "")
             except SignInThrottled as exc:
                 errors["username"] = str(exc)
             else:
