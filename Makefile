@@ -40,12 +40,13 @@ test: install assets
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check engine webui tests features bench
+	$(BIN)/ruff check engine webui tests features bench securitytests conftest.py
 	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/web_pages.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) node_modules webui/static/vendor instance
