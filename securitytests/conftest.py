@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
+from conftest import empty_database
 from engine import Engine
 from engine.models import HumanTask
 
 SIMPLE = Path(__file__).parents[1] / "tests" / "fixtures" / "simple"
-POSTGRES_URL = os.environ.get(
-    "QAFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def open_task(engine: Engine, audit_id: int) -> HumanTask:
@@ -40,19 +36,5 @@ def audits(engine: Engine, people, deploy) -> dict[str, int]:  # type: ignore[no
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def other_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A second fresh, empty database of either kind, to restore into."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored.sqlite'}"
-        return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception:
-        pytest.skip("PostgreSQL is not reachable")
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with empty_database(request.param, tmp_path, "restored") as url:
+        yield url
