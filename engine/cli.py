@@ -154,7 +154,9 @@ def cmd_deactivate(args: argparse.Namespace) -> int:
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from engine import demo
 
-    print(demo.seed(_engine()))
+    started = demo.seed(_engine())
+    print("demo organisation ready (password: see the sign-in page in demo mode)"
+          + (f"; started demo audits {', '.join(map(str, started))}" if started else ""))
     return 0
 
 
