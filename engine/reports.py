@@ -28,7 +28,9 @@ GRADES = ("Outstanding", "Good", "Requires Improvement", "Inadequate")
 AUDIT_TOOL = "Activity_CompleteAuditTool"
 SAFETY = "Activity_AddressSafetyConcern"
 DEADLINES = (
-    ("Activity_AcknowledgeGrading", "Head of Service notified by 12 noon the next working day"),
+    # The notification itself goes at submission; what can be late is the acknowledgement.
+    ("Activity_AcknowledgeGrading",
+     "Head of Service notified, and acknowledged by 12 noon the next working day"),
     ("Activity_FollowUpRemedialActions", "Requires Improvement: Team Manager follows up within a week"),
     ("Activity_RespondToRemedialActions", "Inadequate: Service Manager responds within a week"),
     ("Activity_SignOffActions", "Requires Improvement: Service Manager signs off within a month"),
