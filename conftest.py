@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,6 +61,12 @@ def empty_database(kind: str, folder: Path, name: str = "qaflow") -> Iterator[st
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def make_empty_database(tmp_path: Path) -> Callable[[str, str], AbstractContextManager[str]]:
+    """Make more empty databases in a test: make_empty_database("postgresql", "restored")."""
+    return lambda kind, name: empty_database(kind, tmp_path, name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

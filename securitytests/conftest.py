@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import empty_database
 from engine import Engine
 from engine.models import HumanTask
 
@@ -34,7 +33,8 @@ def audits(engine: Engine, people, deploy) -> dict[str, int]:  # type: ignore[no
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def other_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def other_database_url(request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
+                       make_empty_database) -> Iterator[str]:
     """A second fresh, empty database of either kind, to restore into."""
-    with empty_database(request.param, tmp_path, "restored") as url:
+    with make_empty_database(request.param, "restored") as url:
         yield url
