@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import bindparam, select  # noqa: E402
 
 from engine import Engine, FrozenClock, org  # noqa: E402
 from engine.definitions import Bundle  # noqa: E402
@@ -86,14 +86,18 @@ def in_memory(folder: Path, n: int) -> float:
     return time.perf_counter() - start
 
 
+NEXT_TASK = select(HumanTask.id).where(HumanTask.instance_id == bindparam("iid"),
+                                       HumanTask.status == "open")
+
+
 def persisted(engine: Engine, n: int) -> float:
     start = time.perf_counter()
     iid = engine.start(f"seq{n}", "cpp", {"child_ref": "BENCH"},
                        participants={"Auditor": "auditor"})
     while True:
-        with engine.transaction() as s:
-            task_id = s.execute(select(HumanTask.id).where(
-                HumanTask.instance_id == iid, HumanTask.status == "open")).scalar()
+        # The auditor's next task, as their task list would show it (counted in the time).
+        with engine.db.connect() as conn:
+            task_id = conn.execute(NEXT_TASK, {"iid": iid}).scalar()
         if task_id is None:
             break
         engine.complete_task(task_id, "auditor", {"note": "done"})

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, bindparam, event, insert, or_, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from engine.models import AuditEvent, AuditHead
 
@@ -43,32 +43,67 @@ def _digest(prev_hash: str, event_id: int, at: datetime, actor: str, kind: str,
 def append(
     s: Session, at: datetime, actor: str, kind: str, detail: dict[str, Any] | None = None,
     instance_id: int | None = None, child_ref: str = "",
-) -> AuditEvent:
-    """Append one event, chained to the last; the head row lock keeps the chain a single line."""
-    # The head is locked once per transaction; later appends in it reuse the locked row.
-    held = s.info.get("audit_head")
-    head = held[1] if held is not None and held[0] is s.get_transaction() else None
-    if head is None:
-        head = s.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        s.add(head)
-        s.flush()
+) -> None:
+    """Record one event; it joins the chain when the transaction commits (or is next read).
+
+    Events wait in the session and are chained in one batch: the head row is locked only then,
+    for the moment it takes, not from a use case's first event to its commit.
+    """
     text = json.dumps(detail or {}, sort_keys=True, default=str, ensure_ascii=False)
-    at = at.astimezone(UTC)
-    child_ref = child_ref or ""
-    event_id = head.last_id + 1
-    content = content_hash(child_ref, text)
-    event = AuditEvent(
-        id=event_id, at=at, actor=actor, kind=kind, instance_id=instance_id,
-        child_ref=child_ref, detail=text, content_hash=content, prev_hash=head.last_hash,
-    )
-    event.hash = _digest(head.last_hash, event_id, at, actor, kind, instance_id, content)
-    head.last_id, head.last_hash = event_id, event.hash
-    s.info["audit_head"] = (s.get_transaction(), head)
-    s.add(event)
-    return event
+    s.info.setdefault(_PENDING, []).append(
+        (at.astimezone(UTC), actor, kind, instance_id, child_ref or "", text))
+
+
+_PENDING = "qaflow_audit_pending"
+_EVENTS = AuditEvent.__table__
+_HEAD = AuditHead.__table__
+_TAKE_IDS = (update(_HEAD).where(_HEAD.c.id == 1)
+             .values(last_id=_HEAD.c.last_id + bindparam("n", type_=Integer))
+             .returning(_HEAD.c.last_id, _HEAD.c.last_hash))
+_INSERT_EVENTS = insert(_EVENTS)
+_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
+
+
+def write_pending(s: Session) -> None:
+    """Chain and insert the events this transaction recorded: three statements however many."""
+    pending = s.info.pop(_PENDING, None)
+    if not pending:
+        return
+    conn = s.connection()
+    # Taking the ids first locks the head row (PostgreSQL) until commit: one chain, one line.
+    head = conn.execute(_TAKE_IDS, {"n": len(pending)}).first()
+    if head is None:  # a database restored without its head row starts the chain afresh
+        conn.execute(insert(_HEAD).values(id=1, last_id=0, last_hash=GENESIS))
+        head = conn.execute(_TAKE_IDS, {"n": len(pending)}).one()
+    last_id, prev = head
+    rows = []
+    for event_id, (at, actor, kind, instance_id, child_ref, text) in enumerate(
+            pending, start=last_id - len(pending) + 1):
+        content = content_hash(child_ref, text)
+        digest = _digest(prev, event_id, at, actor, kind, instance_id, content)
+        rows.append({"id": event_id, "at": at, "actor": actor, "kind": kind,
+                     "instance_id": instance_id, "child_ref": child_ref, "detail": text,
+                     "content_hash": content, "prev_hash": prev, "hash": digest})
+        prev = digest
+    conn.execute(_INSERT_EVENTS, rows)
+    conn.execute(_SET_HEAD_HASH, {"hash": prev})
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(s: Session) -> None:
+    write_pending(s)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_read(state: ORMExecuteState) -> None:
+    # A query later in the same use case sees the events recorded before it.
+    if state.session.info.get(_PENDING):
+        write_pending(state.session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(s: Session) -> None:
+    s.info.pop(_PENDING, None)
 
 
 def redact(s: Session, instance_ids: list[int], event_ids: list[int]) -> int:

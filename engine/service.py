@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock, forms, org, spiff
@@ -50,9 +51,59 @@ from engine.timeline import (
 
 SAFETY_SIGNAL = "safety_concern_raised"
 HUMAN_TASK = cast(Table, HumanTask.__table__)
+INSTANCE = cast(Table, Instance.__table__)
+# Keys in Session.info and on a live workflow (see _remember and _project_tasks).
+_LIVE_PENDING = "qaflow_live_pending"
+_OPEN_ROWS = "_qaflow_open_rows"
 RETRY_FAILED_TIMER = timedelta(hours=1)
 # Values copied out of the workflow's data onto the instance row, for lists and reports.
 SUMMARY_KEYS = ("grade", "child_ref", "child_status", "audit_type")
+
+
+# The statements of the busiest use case, built once.
+_TASK_TO_COMPLETE = (
+    select(HUMAN_TASK.c.instance_id, HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.spec_name,
+           HUMAN_TASK.c.name, HUMAN_TASK.c.status, HUMAN_TASK.c.group_role,
+           HUMAN_TASK.c.assignee_id, HUMAN_TASK.c.claimed_by_id, HUMAN_TASK.c.form_file,
+           HUMAN_TASK.c.completed_by_id, Person.id, Person.active, INSTANCE.c.version,
+           INSTANCE.c.process_version_id, INSTANCE.c.process_id, INSTANCE.c.child_ref,
+           INSTANCE.c.grade)
+    .join(INSTANCE, INSTANCE.c.id == HUMAN_TASK.c.instance_id)
+    .join(Person, Person.username == bindparam("username"))
+    .where(HUMAN_TASK.c.id == bindparam("task_id")))
+_MARK_COMPLETED = (
+    update(HUMAN_TASK).where(HUMAN_TASK.c.id == bindparam("task_id"), HUMAN_TASK.c.status == "open")
+    .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"),
+            draft=None))
+_OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
+    HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
+_INSERT_TASK = insert(HUMAN_TASK)
+# SET takes the columns named in the parameters; the WHERE is the optimistic lock.
+_SAVE_INSTANCE = update(INSTANCE).where(INSTANCE.c.id == bindparam("iid"),
+                                        INSTANCE.c.version == bindparam("read_version"))
+
+
+@dataclass
+class InstanceRow:
+    """The columns of an instance a use case needs, read without loading the ORM object."""
+
+    id: int
+    version: int
+    process_version_id: int
+    process_id: str
+    child_ref: str
+    grade: str | None
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_live_workflows(s: Session) -> None:
+    for engine, instance_id, version, wf in s.info.pop(_LIVE_PENDING, ()):
+        engine._keep_live(instance_id, version, wf)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_live_workflows(s: Session) -> None:
+    s.info.pop(_LIVE_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -159,31 +210,49 @@ class Engine:
 
     # -- loading and saving workflows -------------------------------------------------------
 
-    def _load(self, s: Session, inst: Instance) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
-        pd = self.definition(s, inst.process_version)
+    def definition_of(self, s: Session, process_version_id: int) -> ParsedDefinition:
+        """Return the parsed definition of a version by its id, from the cache when it is there."""
+        digest = self._version_digest.get(process_version_id)
+        if digest is not None and digest in self._definitions:
+            return self._definitions[digest]
+        pv = s.get(ProcessVersion, process_version_id)
+        assert pv is not None
+        return self.definition(s, pv)
+
+    def _checkout(self, s: Session, inst: Any) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
+        """Take the instance's live workflow out of the cache if it is still this version, else
+        rebuild it from the stored state. Taken out: a use case that fails leaves no half-run
+        workflow behind for the next one."""
+        pd = self.definition_of(s, inst.process_version_id)
         with self._lock:
             cached = self._live.pop(inst.id, None)
         if cached is not None and cached[0] == inst.version:
             return cached[1], pd
-        return spiff.state_from_json(inst.state, pd.spec, pd.subprocess_specs), pd
+        state = inst.state if isinstance(inst, Instance) else s.connection().execute(
+            select(INSTANCE.c.state).where(INSTANCE.c.id == inst.id)).scalar_one()
+        return spiff.state_from_json(state, pd.spec, pd.subprocess_specs), pd
 
-    def _remember(self, s: Session, inst: Instance, wf: spiff.BpmnWorkflow) -> None:
+    def _load(self, s: Session, inst: Instance) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
+        return self._checkout(s, inst)
+
+    def _remember(self, s: Session, inst: Any, wf: spiff.BpmnWorkflow) -> None:
         """Keep the live workflow for the next use case, but only once this one has committed."""
+        s.info.setdefault(_LIVE_PENDING, []).append((self, inst.id, inst.version, wf))
 
-        def _after_commit(_session: Session) -> None:
-            with self._lock:
-                self._live[inst.id] = (inst.version, wf)
-                self._live.move_to_end(inst.id)
-                while len(self._live) > self._live_size:
-                    self._live.popitem(last=False)
+    def _keep_live(self, instance_id: int, version: int, wf: spiff.BpmnWorkflow) -> None:
+        with self._lock:
+            self._live[instance_id] = (version, wf)
+            self._live.move_to_end(instance_id)
+            while len(self._live) > self._live_size:
+                self._live.popitem(last=False)
 
-        from sqlalchemy import event
-
-        event.listen(s, "after_commit", _after_commit, once=True)
-
-    def _run(self, s: Session, inst: Instance, wf: spiff.BpmnWorkflow, pd: ParsedDefinition,
+    def _run(self, s: Session, inst: Any, wf: spiff.BpmnWorkflow, pd: ParsedDefinition,
              actor: str) -> None:
-        """Run engine steps and due timers, apply their effects, project tasks, save the state."""
+        """Run engine steps and due timers, apply their effects, project tasks, save the state.
+
+        `inst` is the ORM instance or an `InstanceRow`; either way the state is saved by one
+        UPDATE guarded by the version read at the start, so a racing use case fails cleanly.
+        """
         effects = Effects()
         token = spiff.collect_effects(effects)
         try:
@@ -206,32 +275,47 @@ class Engine:
                                  inst.id, inst.child_ref)
         finally:
             spiff.stop_collecting(token)
-        self._apply_effects(s, inst, effects)
-        self._project_tasks(s, inst, pd, ready_user_tasks(wf, tasks))
+        if effects.notifications or effects.escalations:
+            self._apply_effects(s, inst, effects)
+        self._project_tasks(s, inst, pd, wf, ready_user_tasks(wf, tasks))
+        now = self.now()
+        values: dict[str, Any] = {"next_timer_at": next_timer_at(tasks), "updated_at": now}
         data = _current_data(tasks)
         for key in SUMMARY_KEYS:
             if key in data and data[key] is not None:
-                setattr(inst, key, str(data[key]))
-        inst.next_timer_at = next_timer_at(tasks)
-        inst.updated_at = self.now()
+                values[key] = str(data[key])
         if wf.completed:
-            inst.status = "completed"
-            inst.completed_at = self.now()
-            inst.next_timer_at = None
-            audit.append(s, self.now(), actor, "completed", {"grade": inst.grade},
+            values.update(status="completed", completed_at=now, next_timer_at=None)
+            audit.append(s, now, actor, "completed", {"grade": values.get("grade", inst.grade)},
                          inst.id, inst.child_ref)
-        inst.state = spiff.state_to_json(wf)
-        s.flush()
+        if isinstance(inst, Instance):
+            s.flush()  # the ORM's own pending changes to this row go first, under its version
+        values["state"] = spiff.state_to_json(wf)
+        saved = s.connection().execute(
+            _SAVE_INSTANCE, {"iid": inst.id, "read_version": inst.version,
+                             "version": inst.version + 1, **values})
+        if cast(CursorResult[Any], saved).rowcount != 1:
+            raise ConcurrentUpdate(
+                "Someone else updated this audit a moment ago. Nothing you submitted was "
+                "lost: reload the page to see the latest and try again.")
+        values["version"] = inst.version + 1
+        for key, value in values.items():
+            if isinstance(inst, Instance):
+                set_committed_value(inst, key, value)
+            elif hasattr(inst, key):
+                setattr(inst, key, value)
         self._remember(s, inst, wf)
 
     # -- people and roles -------------------------------------------------------------------
 
-    def _holders(self, s: Session, inst: Instance, role: str) -> list[Person]:
+    def _holders(self, s: Session, inst: Any, role: str) -> list[Person]:
         if role in GROUP_ROLES:
             return org.members_of(s, role)
-        return [p.person for p in inst.participants if p.role == role]
+        person_id = self._participant_ids(s, inst.id).get(role)
+        person = s.get(Person, person_id) if person_id is not None else None
+        return [person] if person is not None else []
 
-    def _notify(self, s: Session, inst: Instance | None, people: list[Person], subject: str,
+    def _notify(self, s: Session, inst: Any, people: list[Person], subject: str,
                 body: str) -> None:
         for person in people:
             note = Notification(
@@ -248,7 +332,7 @@ class Engine:
         """Queue a notification to people about no one audit (the schedule, the register...)."""
         self._notify(s, None, people, subject, body)
 
-    def _apply_effects(self, s: Session, inst: Instance, effects: Effects) -> None:
+    def _apply_effects(self, s: Session, inst: Any, effects: Effects) -> None:
         for roles, subject, body in effects.notifications:
             people: dict[int, Person] = {}
             for role in roles:
@@ -258,7 +342,7 @@ class Engine:
         for spec_name in effects.escalations:
             self._escalate(s, inst, spec_name)
 
-    def _escalate(self, s: Session, inst: Instance, spec_name: str) -> None:
+    def _escalate(self, s: Session, inst: Any, spec_name: str) -> None:
         """Mark an open task overdue and tell the next manager up; the task stays open."""
         tasks = s.execute(
             select(HumanTask).where(HumanTask.instance_id == inst.id,
@@ -281,7 +365,7 @@ class Engine:
                           if holder else None, "escalated_to": [m.username for m in managers]},
                          inst.id, inst.child_ref)
 
-    def _assignee(self, s: Session, inst: Instance, lane: str | None, expr: str | None,
+    def _assignee(self, s: Session, inst: Any, lane: str | None, expr: str | None,
                   data: dict[str, Any]) -> tuple[int | None, str | None]:
         """Return who holds a new task: a person's id, or the group whose members may claim it."""
         if expr:
@@ -309,28 +393,38 @@ class Engine:
                     self._participants.popitem(last=False)
         return found
 
-    def _project_tasks(self, s: Session, inst: Instance, pd: ParsedDefinition,
-                       ready_tasks: list[Any]) -> None:
-        """Mirror the workflow's ready user tasks into human_task: new ones in, vanished ones out."""
+    def _project_tasks(self, s: Session, inst: Any, pd: ParsedDefinition,
+                       wf: spiff.BpmnWorkflow, ready_tasks: list[Any]) -> None:
+        """Mirror the workflow's ready user tasks into human_task: new ones in, vanished ones out.
+
+        The open rows are known without asking when the live workflow carries them from the use
+        case that wrote them (only the engine opens and closes task rows, always with a new
+        instance version); a workflow rebuilt from storage reads them once.
+        """
         ht = HUMAN_TASK
-        open_rows = {uid: (tid, due) for tid, uid, due in s.execute(
-            select(ht.c.id, ht.c.task_uuid, ht.c.due_at)
-            .where(ht.c.instance_id == inst.id, ht.c.status == "open")).all()}
+        conn = s.connection()
+        open_rows: dict[str, datetime | None] | None = wf.__dict__.get(_OPEN_ROWS)
+        if open_rows is None:
+            open_rows = dict(conn.execute(  # type: ignore[arg-type]
+                _OPEN_TASKS, {"iid": inst.id}).all())
         ready = {str(t.id): t for t in ready_tasks}
         now = self.now()
-        gone = [tid for uid, (tid, _) in open_rows.items() if uid not in ready]
+        gone = [uid for uid in open_rows if uid not in ready]
         if gone:
-            s.execute(update(ht).where(ht.c.id.in_(gone), ht.c.status == "open")
-                      .values(status="cancelled", completed_at=now))
-        for uid, (tid, due) in open_rows.items():
-            if uid in ready:
-                new_due = task_due_at(ready[uid])
-                if new_due is not None and new_due != due:
-                    s.execute(update(ht).where(ht.c.id == tid).values(due_at=new_due))
+            conn.execute(update(ht).where(ht.c.instance_id == inst.id, ht.c.task_uuid.in_(gone),
+                                          ht.c.status == "open")
+                         .values(status="cancelled", completed_at=now))
         rows = []
+        still_open: dict[str, datetime | None] = {}
         for uid, task in ready.items():
+            due = task_due_at(task)
             if uid in open_rows:
+                if due is not None and due != open_rows[uid]:
+                    conn.execute(update(ht).where(ht.c.instance_id == inst.id,
+                                                  ht.c.task_uuid == uid).values(due_at=due))
+                still_open[uid] = due if due is not None else open_rows[uid]
                 continue
+            still_open[uid] = due
             info = pd.user_tasks.get(task.task_spec.name)
             lane = info.lane if info else task.task_spec.lane
             person_id, group = self._assignee(s, inst, lane,
@@ -341,11 +435,12 @@ class Engine:
                 "process_id": info.process_id if info else inst.process_id, "role": lane or "",
                 "assignee_id": person_id, "group_role": group,
                 "claimed_by_id": None, "form_file": info.form_file if info else None,
-                "due_at": task_due_at(task), "escalated_at": None, "status": "open",
+                "due_at": due, "escalated_at": None, "status": "open",
                 "created_at": now, "completed_at": None, "completed_by_id": None, "draft": None,
             })
         if rows:
-            s.execute(insert(ht), rows)
+            conn.execute(_INSERT_TASK, rows)
+        wf.__dict__[_OPEN_ROWS] = still_open
 
     # -- use cases --------------------------------------------------------------------------
 
@@ -424,14 +519,9 @@ class Engine:
             raise
 
     def _complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
-        ht = HUMAN_TASK
         with self.transaction() as s:
-            row = s.execute(
-                select(ht.c.instance_id, ht.c.task_uuid, ht.c.spec_name, ht.c.name, ht.c.status,
-                       ht.c.group_role, ht.c.assignee_id, ht.c.claimed_by_id, ht.c.form_file,
-                       ht.c.completed_by_id, Person.id, Person.active)
-                .join(Person, Person.username == username).where(ht.c.id == task_id)
-            ).first()
+            conn = s.connection()
+            row = conn.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": username}).first()
             if row is None or not row.active:
                 raise NotFound("There is no such task for you")
             me_id = row[10]
@@ -445,9 +535,9 @@ class Engine:
                 by = s.get(Person, row.completed_by_id) if row.completed_by_id else None
                 raise ConcurrentUpdate(
                     f"'{row.name}' was already {row.status} by {by.name if by else 'the process'}.")
-            inst = s.get(Instance, row.instance_id)
-            assert inst is not None
-            wf, pd = self._load(s, inst)
+            inst = InstanceRow(row.instance_id, row.version, row.process_version_id,
+                               row.process_id, row.child_ref, row.grade)
+            wf, pd = self._checkout(s, inst)
             spiff_task = wf.get_task_from_id(UUID(row.task_uuid))
             if spiff_task is None or spiff_task.state != spiff.TaskState.READY:
                 raise ConcurrentUpdate(f"'{row.name}' is no longer waiting to be done.")
@@ -461,10 +551,10 @@ class Engine:
                 spiff_task.run()
             except spiff.SpiffWorkflowException as exc:
                 raise ProcessFailed(spiff.explain(exc)) from exc
-            done = s.execute(update(ht).where(ht.c.id == task_id, ht.c.status == "open").values(
-                status="completed", completed_at=self.now(), completed_by_id=me_id, draft=None))
+            done = conn.execute(_MARK_COMPLETED, {"task_id": task_id, "at": self.now(), "by": me_id})
             if cast(CursorResult[Any], done).rowcount != 1:
                 raise ConcurrentUpdate(f"'{row.name}' was completed by someone else a moment ago.")
+            wf.__dict__.get(_OPEN_ROWS, {}).pop(row.task_uuid, None)
             audit.append(s, self.now(), username, "task_completed",
                          {"task": row.name, "spec": row.spec_name, "data": submitted},
                          inst.id, inst.child_ref)
