@@ -481,8 +481,10 @@ class Engine:
             )
             s.add(inst)
             s.flush()
-            s.refresh(inst)
+            with self._lock:  # a new audit: its roles are these, and it holds no task rows yet
+                self._participants[inst.id] = {r: p.id for r, p in people.items()}
             wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+            wf.__dict__[_OPEN_ROWS] = {}
             for task in wf.get_tasks(state=spiff.TaskState.READY):
                 task.data.update(start_data)
             audit.append(s, now, actor, "started",

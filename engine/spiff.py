@@ -174,22 +174,25 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
 
     def to_json(self, workflow) -> str:  # type: ignore[no-untyped-def]
         """Serialise like to_dict, reusing the JSON of tasks that finished and cannot change."""
-        cache: dict[UUID, tuple[float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
+        # Keyed by id(task) (cheaper than hashing a UUID); the entry keeps the task itself, so a
+        # recycled id never matches a different task.
+        cache: dict[int, tuple[Any, float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
         convert_task = self.registry.convert
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
 
         def tasks_json(wf) -> str:  # type: ignore[no-untyped-def]
             parts = []
             for tid, task in wf.tasks.items():
-                hit = cache.get(tid)
-                if hit is not None and hit[0] == task.last_state_change and (
-                        task.state & _FINISHED or not task.data and not task.internal_data):
-                    parts.append(hit[1])
+                hit = cache.get(id(task))
+                if hit is not None and hit[0] is task and hit[1] == task.last_state_change and (
+                        task._state & _FINISHED or not task.data and not task.internal_data):
+                    parts.append(hit[2])
                     continue
-                text = f'"{tid}":' + json.dumps(convert_task(task), separators=(",", ":"))
+                text = f'"{tid}":' + dumps(convert_task(task))
                 # Finished tasks never change again; predicted ones change only with their state.
-                if task.state & _FINISHED or (
-                        task.state & _PREDICTED and not task.data and not task.internal_data):
-                    cache[tid] = (task.last_state_change, text)
+                if task._state & _FINISHED or (
+                        task._state & _PREDICTED and not task.data and not task.internal_data):
+                    cache[id(task)] = (task, task.last_state_change, text)
                 parts.append(text)
             return "{" + ",".join(parts) + "}"
 
