@@ -185,6 +185,7 @@ def verify(s: Session, batch: int = 5000) -> Verdict:
 # What each kind of event means for a child's record, as (action, description).
 _ACCESS: dict[str, tuple[str, str]] = {
     "viewed": ("viewed", "viewed the audit"),
+    "view_refused": ("refused", "asked to see the audit and was refused"),
     "started": ("changed", "started the audit"),
     "task_completed": ("changed", "completed '{task}'"),
     "draft_saved": ("changed", "saved a draft of '{task}'"),

@@ -13,6 +13,15 @@ class NotFound(EngineError):
     """The thing does not exist, or the person may not know that it does."""
 
 
+class AccessRefused(NotFound):
+    """Someone asked for an audit they may not see. To them it does not exist; the audit trail
+    records the attempt, so a curious look at a relative's file shows in the access report."""
+
+    def __init__(self, message: str, username: str, instance_id: int, child_ref: str):
+        super().__init__(message)
+        self.username, self.instance_id, self.child_ref = username, instance_id, child_ref
+
+
 class NotAllowed(EngineError):
     """The person may see the thing but may not do this to it."""
 

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, forms, org
-from engine.errors import NotFound
+from engine.errors import AccessRefused, NotFound
 from engine.models import (
     AuditEvent,
     HumanTask,
@@ -284,8 +284,10 @@ def audits_for(engine: Engine, username: str, limit: int = 50,
 
 def _visible(s: Session, me: Person, audit_id: int) -> Instance:
     inst = s.get(Instance, audit_id)
-    if inst is None or not org.can_view(me, inst):
+    if inst is None:
         raise NotFound(NO_SUCH_AUDIT)
+    if not org.can_view(me, inst):
+        raise AccessRefused(NO_SUCH_AUDIT, me.username, inst.id, inst.child_ref)
     return inst
 
 

@@ -22,6 +22,7 @@ from engine.clock import Clock, SystemClock
 from engine.db import make_db
 from engine.definitions import Bundle, ParsedDefinition, parse_bundle, sha256
 from engine.errors import (
+    AccessRefused,
     ConcurrentUpdate,
     EngineError,
     FormInvalid,
@@ -139,14 +140,21 @@ class Engine:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One use case: commit at the end, roll back and re-raise on any failure."""
-        with clock.using(self.clock), self.sessions() as s:
-            try:
-                with s.begin():
-                    yield s
-            except StaleDataError:
-                raise ConcurrentUpdate(
-                    "Someone else updated this audit a moment ago. Nothing you submitted was "
-                    "lost: reload the page to see the latest and try again.") from None
+        try:
+            with clock.using(self.clock), self.sessions() as s:
+                try:
+                    with s.begin():
+                        yield s
+                except StaleDataError:
+                    raise ConcurrentUpdate(
+                        "Someone else updated this audit a moment ago. Nothing you submitted was "
+                        "lost: reload the page to see the latest and try again.") from None
+        except AccessRefused as refused:
+            # The use case rolled back; the attempt itself is recorded on its own.
+            with clock.using(self.clock), self.sessions() as s, s.begin():
+                audit.append(s, self.now(), refused.username, "view_refused", {},
+                             refused.instance_id, refused.child_ref)
+            raise
 
     def create_schema(self) -> None:
         from engine.migrate import upgrade
@@ -612,8 +620,11 @@ class Engine:
         with self.transaction() as s:
             inst = s.get(Instance, instance_id)
             me = org.person(s, username)
-            if inst is None or not org.can_view(me, inst):
+            if inst is None:
                 raise NotFound("There is no open audit with that reference")
+            if not org.can_view(me, inst):
+                raise AccessRefused("There is no open audit with that reference", username,
+                                    inst.id, inst.child_ref)
             if not any(p.role == AUDITOR and p.person_id == me.id for p in inst.participants):
                 raise NotAllowed("Only the audit's auditor raises a safety concern here")
         self.send_signal(instance_id, SAFETY_SIGNAL, {"safety_concern": {

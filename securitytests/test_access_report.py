@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from engine import audit, cli, queries
+from engine.errors import NotFound
 from securitytests.conftest import open_task
 
 
@@ -25,6 +28,20 @@ def test_the_report_lists_who_started_viewed_and_changed_the_childs_audit(engine
         ("spqa", "viewed", "viewed the audit", audits["C-1"]),
     ]
     assert [r.name for r in _report(engine, "C-1")][-2:] == ["Tia Morgan", "Sita Patel"]
+
+
+def test_a_refused_look_at_an_audit_is_a_404_to_them_and_a_line_in_the_report(engine, audits):
+    # The policy owner takes part in no audit: to them the audit does not exist...
+    with pytest.raises(NotFound) as refused:
+        queries.view_audit(engine, "policy", audits["C-1"])
+    with pytest.raises(NotFound) as missing:
+        queries.view_audit(engine, "policy", 999_999)
+    assert str(refused.value) == str(missing.value)
+    # ...but the attempt is in the trail, in the report, and the chain still verifies.
+    rows = [(r.username, r.action, r.what) for r in _report(engine, "C-1")]
+    assert rows[-1] == ("policy", "refused", "asked to see the audit and was refused")
+    with engine.transaction() as s:
+        assert audit.verify(s).ok
 
 
 def test_another_childs_audit_is_not_in_the_report(engine, audits):
