@@ -30,6 +30,7 @@ from engine.models import (
     Participant,
     Person,
 )
+from engine.register_models import ChildRecord, ScheduleAllocation
 from engine.workdays import add_months
 
 if TYPE_CHECKING:
@@ -175,12 +176,15 @@ class PurgeReport:
     dry_run: bool
     instances: list[int] = field(default_factory=list)
     events_redacted: int = 0
+    register_rows: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         verb = "would purge" if self.dry_run else "purged"
         return (f"{verb} {len(self.instances)} audits closed before {self.cutoff:%Y-%m-%d} "
                 f"({self.years} years' retention); {self.events_redacted} audit events "
-                f"{'to blank' if self.dry_run else 'blanked'}")
+                f"{'to blank' if self.dry_run else 'blanked'}; {len(self.register_rows)} "
+                "children's register rows (absent from the case-management export since then, "
+                "no audit left)")
 
 
 def purge(engine: Engine, actor: str = "cli", dry_run: bool = False,
@@ -205,15 +209,29 @@ def purge(engine: Engine, actor: str = "cli", dry_run: bool = False,
         tied = s.execute(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.instance_id.in_(report.instances))).scalar_one() if due else 0
         report.events_redacted = tied + len(loose)
-        if dry_run or not due:
+        # A child gone from the case-management export for the whole retention period, with no
+        # audit left once these go, leaves the register too (with any allocation never started).
+        audited = select(Instance.child_ref).where(Instance.id.not_in(report.instances))
+        report.register_rows = list(s.execute(select(ChildRecord.reference).where(
+            ChildRecord.in_latest_import.is_(False), ChildRecord.updated_at < cutoff,
+            ChildRecord.reference.not_in(audited)).order_by(ChildRecord.reference)).scalars())
+        if dry_run or not (due or report.register_rows):
             return report
         for chunk in [report.instances[i:i + 500] for i in range(0, len(report.instances), 500)]:
+            # The allocation that started a purged audit names the child: it goes with the audit.
+            s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.instance_id.in_(chunk)))
             _detach(s, chunk)
             for table in (HumanTask, Participant, Notification):
                 s.execute(delete(table).where(table.instance_id.in_(chunk)))
             s.execute(delete(Instance).where(Instance.id.in_(chunk)))
+        for chunk in [report.register_rows[i:i + 500]
+                      for i in range(0, len(report.register_rows), 500)]:
+            children = select(ChildRecord.id).where(ChildRecord.reference.in_(chunk))
+            s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.child_id.in_(children)))
+            s.execute(delete(ChildRecord).where(ChildRecord.reference.in_(chunk)))
         audit.redact(s, report.instances, loose)
         audit.append(s, now, actor, audit.PURGED, {
             "instances": report.instances, "events": loose, "retention_years": years,
-            "cutoff": cutoff.isoformat(), "events_redacted": report.events_redacted})
+            "cutoff": cutoff.isoformat(), "events_redacted": report.events_redacted,
+            "register_rows": len(report.register_rows)})
     return report

@@ -158,16 +158,18 @@ def test_qaflow_purge_uses_the_configured_retention(engine, audits, database_url
 
 
 def _link_to_register(engine, audit_id: int) -> None:  # type: ignore[no-untyped-def]
-    """Put the child on the register, in a schedule and in a moderation sample (Core inserts)."""
+    """Put the child on the register, in a schedule and in a moderation sample (Core inserts);
+    add a child absent from the latest import, and one still in it, neither ever audited."""
     t = Base.metadata.tables
     now = engine.now()
     with engine.transaction() as s:
         sw = s.execute(select(Person).where(Person.username == "sw")).scalar_one()
         auditor = s.execute(select(Person).where(Person.username == "auditor")).scalar_one()
-        child = s.execute(t["child_record"].insert().values(
-            reference="C-1", service_area_id=sw.team.service_area_id, team_id=sw.team_id,
+        child, _, _ = (s.execute(t["child_record"].insert().values(
+            reference=ref, service_area_id=sw.team.service_area_id, team_id=sw.team_id,
             practitioner_id=sw.id, status="CIN", start_date=date(2024, 1, 1),
-            in_latest_import=True, imported_at=now, updated_at=now)).inserted_primary_key[0]
+            in_latest_import=present, imported_at=now, updated_at=now)).inserted_primary_key[0]
+            for ref, present in (("C-1", True), ("GONE-1", False), ("STILL-OPEN", True)))
         batch = s.execute(t["schedule_batch"].insert().values(
             month="2025-12", kind="monthly", theme="", criteria={}, seed=1, size=1,
             status="confirmed", supplementary_reading="", notes=[], created_by="cpp1",
@@ -190,9 +192,17 @@ def test_the_export_and_the_purge_reach_the_register_schedules_and_moderation(
     others = export_child(engine, "C-1")["other_records"]
     assert set(others) == {"child_record", "schedule_allocation", "moderation_pick"}
     clock.advance(timedelta(days=365 * 7))
-    assert purge(engine, years=6).instances == [audits["C-1"]]
+    report = purge(engine, years=6)
+    assert report.instances == [audits["C-1"]]
+    # The child absent from the case-management export for the whole period leaves the register;
+    # C-1 is still in the export, so stays on the register though its audit is gone.
+    assert report.register_rows == ["GONE-1"]
     t = Base.metadata.tables
     with engine.transaction() as s:
-        assert s.execute(select(t["schedule_allocation"].c.instance_id)).scalar_one() is None
+        assert s.execute(select(func.count()).select_from(t["schedule_allocation"])).scalar_one() == 0
         assert s.execute(select(func.count()).select_from(t["moderation_pick"])).scalar_one() == 0
+        assert set(s.execute(select(t["child_record"].c.reference)).scalars()) == {
+            "C-1", "STILL-OPEN"}
+    assert "GONE-1" not in str(report)
     assert _verify(engine).ok
+
