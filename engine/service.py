@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ from engine.timeline import (
     next_timer_at,
     ready_user_tasks,
     task_due_at,
+    timers_fired_since,
     waiting_timers,
 )
 
@@ -263,6 +265,7 @@ class Engine:
         """
         effects = Effects()
         token = spiff.collect_effects(effects)
+        started = time.time()
         try:
             waiting = waiting_timers(all_tasks(wf))
             while True:
@@ -275,17 +278,21 @@ class Engine:
                 if not any(t.state == spiff.TaskState.READY and not t.task_spec.manual
                            for t in tasks):
                     break
-            for task in waiting:
-                if task.has_state(spiff.TaskState.COMPLETED):
-                    audit.append(s, self.now(), "system", "timer_fired",
-                                 {"timer": task.task_spec.bpmn_name or task.task_spec.name,
-                                  "due": task.internal_data.get("event_value")},
-                                 inst.id, inst.child_ref)
+            # Timers that were waiting and fired, and any set and fired within this run (a task
+            # opened after its deadline had already passed).
+            fired = {id(t): t for t in waiting if t.has_state(spiff.TaskState.COMPLETED)}
+            fired.update((id(t), t) for t in timers_fired_since(tasks, started))
+            for task in fired.values():
+                audit.append(s, self.now(), "system", "timer_fired",
+                             {"timer": task.task_spec.bpmn_name or task.task_spec.name,
+                              "due": task.internal_data.get("event_value")},
+                             inst.id, inst.child_ref)
         finally:
             spiff.stop_collecting(token)
+        # Tasks first: an escalation in this run may be for a task this run has just opened.
+        self._project_tasks(s, inst, pd, wf, ready_user_tasks(wf, tasks))
         if effects.notifications or effects.escalations:
             self._apply_effects(s, inst, effects)
-        self._project_tasks(s, inst, pd, wf, ready_user_tasks(wf, tasks))
         now = self.now()
         values: dict[str, Any] = {"next_timer_at": next_timer_at(tasks), "updated_at": now}
         data = _current_data(tasks)
@@ -633,13 +640,16 @@ class Engine:
 
     def fire_due_timers(self, limit: int = 100) -> int:
         """Fire the timers that are due, one instance per transaction; return how many instances ran."""
+        from sqlalchemy.orm import undefer
+
         fired = 0
         while fired < limit:
             failed: tuple[int, str] | None = None
             with self.transaction() as s:
+                # The state comes with the row: a worker seldom holds a timer's audit live.
                 q = (select(Instance).where(Instance.status == "running",
                                             Instance.next_timer_at <= self.now())
-                     .order_by(Instance.next_timer_at).limit(1))
+                     .order_by(Instance.next_timer_at).limit(1).options(undefer(Instance.state)))
                 if self.db.dialect.name == "postgresql":
                     q = q.with_for_update(skip_locked=True, of=Instance)
                 inst = s.execute(q).unique().scalar_one_or_none()

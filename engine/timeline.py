@@ -26,6 +26,13 @@ def waiting_timers(tasks: list[Any]) -> list[Any]:
             if t.state == TaskState.WAITING and timer_definition(t.task_spec) is not None]
 
 
+def timers_fired_since(tasks: list[Any], since: float) -> list[Any]:
+    """Timers that fired at or after `since` (SpiffWorkflow's wall-clock state-change time)."""
+    return [t for t in tasks
+            if t.state == TaskState.COMPLETED and t.last_state_change >= since
+            and timer_definition(t.task_spec) is not None]
+
+
 def _timer_value(task: Any) -> datetime | None:
     value = task.internal_data.get("event_value")
     if not isinstance(value, str):
@@ -34,14 +41,15 @@ def _timer_value(task: Any) -> datetime | None:
 
 
 def task_due_at(task: Any) -> datetime | None:
-    """Return the earliest deadline set by a waiting non-interrupting timer on this task."""
+    """Return the earliest deadline set by a non-interrupting timer on this task: one still
+    waiting, or one that has already fired (a task can open after its deadline has passed)."""
     parent = task.parent
     if parent is None or type(parent.task_spec).__name__ != "BoundaryEventSplit":
         return None
     due: datetime | None = None
     for sibling in parent.children:
         spec = sibling.task_spec
-        if sibling is task or not sibling.has_state(TaskState.WAITING):
+        if sibling is task or not sibling.has_state(TaskState.WAITING | TaskState.COMPLETED):
             continue
         if timer_definition(spec) is None or getattr(spec, "cancel_activity", True):
             continue

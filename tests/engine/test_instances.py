@@ -122,6 +122,34 @@ def test_a_missed_deadline_escalates_to_the_holders_manager_and_the_task_stays_o
     assert engine.fire_due_timers() == 0
 
 
+def test_a_task_that_opens_after_its_deadline_is_overdue_at_once(engine, people, deploy,
+                                                                   tmp_path):
+    # A task opened late (a dispute that outlasted the deadline counted from submission, say):
+    # its timer fires in the very use case that opens it, and that must still escalate it.
+    folder = tmp_path / "late"
+    folder.mkdir()
+    for f in FIXTURE.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    bpmn = folder / "simple.bpmn"
+    bpmn.write_text(bpmn.read_text().replace(
+        "noon_next_day(allocated_at)", '"2025-11-03T12:00:00+00:00"'))
+    deploy(folder)
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-LATE"}, practitioner="sw",
+                       auditor="auditor")
+    [task] = _tasks(engine, iid)
+    assert task.status == "open"
+    assert task.due_at.isoformat() == "2025-11-03T12:00:00+00:00"
+    assert task.escalated_at is not None
+    with engine.transaction() as s:
+        notes = [(n.recipient.username, n.subject)
+                 for n in s.execute(select(Notification)).scalars()]
+        kinds = s.execute(select(AuditEvent.kind).where(AuditEvent.instance_id == iid)
+                          .order_by(AuditEvent.id)).scalars().all()
+    assert notes == [("sm", "Overdue: Do one (child C-LATE)")]
+    assert "timer_fired" in kinds
+    assert "escalation" in kinds
+
+
 def test_a_timer_not_yet_due_does_not_fire(engine, clock, started):
     clock.advance(timedelta(hours=26))
     assert engine.fire_due_timers() == 0
