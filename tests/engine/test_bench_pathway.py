@@ -1,0 +1,78 @@
+"""bench/pathway.py in miniature: the recorded walk is the real pathway issue 7 names, both sides
+replay it step for step to the same end, and a replay that goes elsewhere is caught, not timed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import pathway  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def walked() -> Iterator[tuple[pathway.Bench, pathway.Script]]:
+    with pathway.bench() as b:
+        yield b, pathway.prepare(b)
+
+
+def _tampered(script: pathway.Script, spec_name: str, **answers: object) -> pathway.Script:
+    steps = [replace(s, data=s.data | answers)
+             if isinstance(s, pathway.Complete) and s.spec_name == spec_name else s
+             for s in script.steps]
+    return replace(script, steps=steps)
+
+
+def test_the_recorded_walk_is_the_real_pathway(walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    _, script = walked
+    done = [s.spec_name for s in script.steps if isinstance(s, pathway.Complete)]
+    assert done[0] == "Activity_ArrangeMeeting"
+    assert done[-1] == "Activity_ReauditChildFile"
+    assert {"Activity_DiscussFindings", "Activity_HoldRestorativeConversation",
+            "Activity_DecideDispute", "Activity_AcknowledgeGrading"} <= set(done)
+    assert any(isinstance(s, pathway.MoveClock) for s in script.steps)
+    assert script.timers_fired >= 2  # deadlines passed and the worker escalated them
+    data = script.final["data"]
+    assert script.final["completed"]
+    assert script.ready[-1] == ()
+    assert (data["initial_grade"], data["grade"]) == ("Requires Improvement",) * 2
+    assert (data["dispute_stage_reached"], data["dispute_outcome"]) == (3, "grade-stands")
+    assert data["reaudit_grade"] == "Good"
+
+
+def test_both_sides_walk_it_and_are_timed(walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    b, script = walked
+    timing = pathway.timed(b, script, repeat=1)
+    assert 0 < timing.mem
+    assert 0 < timing.per
+
+
+def test_measure_returns_medians_and_the_number_of_steps() -> None:
+    mem, per, steps = pathway.measure(repeat=1)
+    assert 0 < mem
+    assert 0 < per
+    assert steps == len(pathway.PLAN)
+
+
+def test_a_replay_that_takes_another_branch_is_caught(
+        walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    b, script = walked
+    other = _tampered(script, "Activity_DecideDispute", dispute_stage3_outcome="grade-changed",
+                      dispute_stage3_new_grade="Good")
+    for walk in (pathway.walk_in_memory, pathway.walk_persisted):
+        observe, _ = pathway.checker(script, walk.__name__)
+        with pytest.raises(pathway.PathwayMismatch, match="after step"):
+            walk(b, other, observe)
+
+
+def test_a_replay_that_ends_with_other_data_is_caught(
+        walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    b, script = walked
+    other = _tampered(script, "Activity_ReauditChildFile", reaudit_findings="Something else")
+    with pytest.raises(pathway.PathwayMismatch, match="ended elsewhere"):
+        pathway.verify(b, replace(other, final=script.final))
