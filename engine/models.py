@@ -120,7 +120,11 @@ class Instance(Base):
     """One running or finished audit (or other pathway), with SpiffWorkflow's state minus the spec."""
 
     __tablename__ = "instance"
-    __table_args__ = (Index("ix_instance_status_next_timer", "status", "next_timer_at"),)
+    __table_args__ = (
+        Index("ix_instance_status_next_timer", "status", "next_timer_at"),
+        # A report's period: the audits started in it (migration 0005).
+        Index("ix_instance_process_started", "process_id", "started_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(200))
@@ -162,6 +166,10 @@ class HumanTask(Base):
         Index("ix_human_task_assignee_open", "assignee_id", "status", "due_at"),
         Index("ix_human_task_group_open", "group_role", "status", "due_at"),
         Index("ix_human_task_instance_status", "instance_id", "status"),
+        # Reports pick one kind of task completed, due or created in a period (migration 0005).
+        Index("ix_human_task_spec_completed", "spec_name", "completed_at"),
+        Index("ix_human_task_spec_due", "spec_name", "due_at"),
+        Index("ix_human_task_spec_created", "spec_name", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))

@@ -12,9 +12,10 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, org
@@ -342,6 +343,24 @@ def auditor_choices(engine: Engine) -> list[tuple[str, str]]:
                 for p in sorted(auditors(s), key=lambda p: p.name)]
 
 
+@lru_cache(maxsize=8)
+def month_to_open(today: date) -> str | None:
+    """The month (YYYY-MM) whose schedule may be drawn today: from its first working day on."""
+    first = today.replace(day=1)
+    while not is_working_day(first):
+        first = first.replace(day=first.day + 1)
+    return None if today < first else f"{today:%Y-%m}"
+
+
+def needs_drawing(month: str) -> ColumnElement[bool]:
+    """True when the month has no monthly schedule yet and the children register is not empty.
+
+    An SQL expression, so the worker can ask it in the same query as its other checks.
+    """
+    drawn = exists().where(ScheduleBatch.month == month, ScheduleBatch.kind == "monthly")
+    return and_(~drawn, exists().where(ChildRecord.id.is_not(None)))
+
+
 def open_month(engine: Engine) -> int | None:
     """On a month's first working day or later, draw its schedule for CPP to review (once).
 
@@ -349,17 +368,11 @@ def open_month(engine: Engine) -> int | None:
     schedule, or when the children register is empty. CPP are told the draft is waiting.
     """
     today = engine.now().astimezone(LONDON).date()
-    month = f"{today:%Y-%m}"
-    first = today.replace(day=1)
-    while not is_working_day(first):
-        first = first.replace(day=first.day + 1)
-    if today < first:
+    month = month_to_open(today)
+    if month is None:
         return None
     with engine.transaction() as s:
-        if s.execute(select(ScheduleBatch.id).where(
-                ScheduleBatch.month == month, ScheduleBatch.kind == "monthly")).first():
-            return None
-        if not s.execute(select(ChildRecord.id).limit(1)).first():
+        if not s.execute(select(needs_drawing(month))).scalar():
             return None
     batch_id = draw(engine, SYSTEM, month)
     with engine.transaction() as s:

@@ -1,15 +1,92 @@
-"""The timer worker: sleeps until the earliest due time (or a wake-up), fires timers, sends mail."""
+"""The timer worker: sleeps until the earliest due time (or a wake-up), fires timers, sends mail.
+
+A pass first asks, in one query, when the next timer and the next notification are due and
+whether the month's schedule is still to be drawn, and does only what is due: a worker with
+nothing to do costs one round trip a wake-up, however many audits are waiting.
+
+On PostgreSQL the worker also LISTENs on `qaflow_worker`: triggers (migration 0005) NOTIFY
+it when a transaction gives an audit an earlier timer or queues a notification, so work another
+process creates while the worker sleeps is done at once rather than at the next minute. On
+SQLite it wakes at the earliest due time it knows of, and at least once a minute.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import false, func, select
 
 from engine import notify, schedule
+from engine.models import Instance, Notification
+from engine.workdays import LONDON
 
 log = logging.getLogger("qaflow.worker")
 MAX_SLEEP = timedelta(seconds=60)
+RETRY_AFTER = timedelta(seconds=5)  # after a failed pass (the database away, say)
+CHANNEL = "qaflow_worker"
+STOP_CHECK = 0.5  # seconds: how often a LISTENing sleep looks whether it was asked to stop
+
+
+@dataclass(frozen=True)
+class Due:
+    """What there is to do: the next timer and notification due times, and the month to open."""
+
+    next_timer: datetime | None
+    next_mail: datetime | None
+    month_to_draw: bool
+
+    def earliest(self) -> datetime | None:
+        times = [t for t in (self.next_timer, self.next_mail) if t is not None]
+        return min(times) if times else None
+
+
+def due(engine) -> Due:  # type: ignore[no-untyped-def]
+    """Read everything the worker may have to do in one indexed query."""
+    month = schedule.month_to_open(engine.now().astimezone(LONDON).date())
+    with engine.transaction() as s:
+        row = s.execute(select(
+            select(func.min(Instance.next_timer_at))
+            .where(Instance.status == "running").scalar_subquery(),
+            select(func.min(Notification.next_attempt_at))
+            .where(Notification.status == "pending").scalar_subquery(),
+            schedule.needs_drawing(month) if month else false(),
+        )).one()
+    return Due(row[0], row[1], bool(row[2]))
+
+
+class _Listener:
+    """A PostgreSQL connection of its own, LISTENing on CHANNEL; a sleep ends when notified."""
+
+    def __init__(self, db: Any):
+        pooled = db.raw_connection()
+        self.conn = pooled.driver_connection
+        pooled.detach()  # held for the worker's life, never returned to the pool
+        self.conn.rollback()
+        self.conn.autocommit = True
+        self.conn.execute(f"LISTEN {CHANNEL}")
+
+    def sleep(self, seconds: float, stop: threading.Event) -> None:
+        """Return after `seconds`, at a notification, or (within STOP_CHECK) when `stop` is set."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if any(True for _ in self.conn.notifies(timeout=min(left, STOP_CHECK), stop_after=1)):
+                for _ in self.conn.notifies(timeout=0):  # one wake-up for a burst
+                    pass
+                return
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # closing a broken connection must not stop the worker
+            log.debug("closing the listening connection failed", exc_info=True)
 
 
 class Worker:
@@ -18,37 +95,73 @@ class Worker:
         self.sender = sender
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self._due: Due | None = None  # read at the end of the last pass, for the sleep after it
+        self._listener: _Listener | None = None
 
     def run_once(self) -> tuple[int, int]:
         """Fire every due timer and send due notifications; return (instances run, mails sent)."""
-        fired = 0
-        while True:
-            batch = self.engine.fire_due_timers(limit=100)
-            fired += batch
-            if batch < 100:
-                break
-        schedule.open_month(self.engine)
-        sent = notify.deliver_pending(self.engine, self.sender)
+        self._due = None
+        todo, now = due(self.engine), self.engine.now()
+        fired = sent = 0
+        if todo.next_timer is not None and todo.next_timer <= now:
+            while True:
+                batch = self.engine.fire_due_timers(limit=100)
+                fired += batch
+                if batch < 100:
+                    break
+        opened = schedule.open_month(self.engine) if todo.month_to_draw else None
+        # Fired timers and a drawn schedule queue mail of their own: send it in this pass too.
+        if fired or opened is not None or (todo.next_mail is not None and todo.next_mail <= now):
+            sent = notify.deliver_pending(self.engine, self.sender)
+        self._due = due(self.engine) if fired or sent or opened is not None else todo
         return fired, sent
 
     def seconds_until_next(self) -> float:
-        due = self.engine.next_due()
-        if due is None:
+        todo, self._due = self._due or due(self.engine), None
+        soonest = todo.earliest()
+        if soonest is None:
             return MAX_SLEEP.total_seconds()
-        wait = (due - self.engine.now()).total_seconds()
-        # Wake at least every minute: new audits and pending mail may arrive meanwhile.
+        wait = (soonest - self.engine.now()).total_seconds()
+        # Wake at least every minute: without LISTEN, new work may arrive meanwhile.
         return max(0.0, min(wait, MAX_SLEEP.total_seconds()))
 
     def run_forever(self) -> None:
         while not self.stopping.is_set():
+            self._listen()  # before the pass, so work queued during it still wakes the sleep
             try:
                 fired, sent = self.run_once()
                 if fired or sent:
                     log.info("fired timers on %d audits, sent %d notifications", fired, sent)
+                wait = self.seconds_until_next()
             except Exception:
                 log.exception("worker pass failed; retrying")
-            self.wake.wait(self.seconds_until_next())
-            self.wake.clear()
+                wait = RETRY_AFTER.total_seconds()
+            self._sleep(wait)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _listen(self) -> None:
+        if self._listener is not None or self.engine.db.dialect.name != "postgresql":
+            return
+        try:
+            self._listener = _Listener(self.engine.db)
+        except Exception:
+            log.warning("cannot LISTEN for new work; waking at due times only", exc_info=True)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.sleep(seconds, self.wake)
+                self.wake.clear()
+                return
+            except Exception:
+                log.warning("lost the listening connection; will listen again", exc_info=True)
+                self._listener.close()
+                self._listener = None
+                seconds = min(seconds, RETRY_AFTER.total_seconds())
+        self.wake.wait(seconds)
+        self.wake.clear()
 
     def stop(self) -> None:
         self.stopping.set()
