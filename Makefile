@@ -47,6 +47,9 @@ bench: install
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/web_pages.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/web_load.py
+	$(BIN)/python bench/timers.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) node_modules webui/static/vendor instance

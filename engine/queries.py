@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from engine import audit, forms, org
+from engine import audit, forms, org, spiff
 from engine.errors import AccessRefused, NotFound
 from engine.models import (
     AuditEvent,
@@ -24,12 +24,14 @@ from engine.models import (
     Notification,
     Participant,
     Person,
+    PersonRole,
     ProcessVersion,
 )
 from engine.roles import AUDITOR, CPP, GROUP_ROLES, HOS_SPQA
 from engine.spiff import TaskState
 
 if TYPE_CHECKING:
+    from engine.definitions import ParsedDefinition
     from engine.service import Engine
 
 NO_SUCH_TASK = "There is no such task for you"
@@ -136,11 +138,15 @@ def _me(s: Session, username: str) -> Person:
 
 def whoami(engine: Engine, username: str) -> Me | None:
     """Return the signed-in person's name and roles, or None if they no longer may sign in."""
+    # Every request asks this first: one round trip, plain rows, no ORM objects.
     with engine.transaction() as s:
-        person = s.execute(select(Person).where(Person.username == username)).scalar_one_or_none()
-        if person is None or not person.active:
-            return None
-        return Me(person.username, person.name, frozenset(person.role_names))
+        rows = s.execute(
+            select(Person.name, PersonRole.role)
+            .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+            .where(Person.username == username, Person.active.is_(True))).all()
+    if not rows:
+        return None
+    return Me(username, rows[0][0], frozenset(role for _, role in rows if role is not None))
 
 
 def _overdue(t: HumanTask, now: datetime) -> bool:
@@ -209,13 +215,24 @@ def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
                           HumanTask.claimed_by_id.is_(None))
 
 
-def _task_data(engine: Engine, s: Session, task: HumanTask) -> dict[str, Any]:
-    """Return the workflow data the task sees (for x-when and context), without changing it."""
-    inst = task.instance
-    wf, _pd = engine._load(s, inst)
-    engine._remember(s, inst, wf)  # _load takes it out of the live cache; put it back unchanged
+def _task_data(task: HumanTask, pd: ParsedDefinition) -> dict[str, Any]:
+    """Return the workflow data the task sees (for x-when and context), read from the state.
+
+    Only read: nothing here runs a task, so the cached specs are shared as they are, not copied
+    as for a workflow the engine will run (the copy cost most of a task page's time), and the
+    engine's live cache is left alone.
+    """
+    wf = spiff.state_for_reading(task.instance.state, pd.spec, pd.subprocess_specs)
     spiff_task = wf.get_task_from_id(UUID(task.task_uuid))
     return dict(spiff_task.data) if spiff_task is not None else {}
+
+
+def _reads_data(form: dict[str, Any]) -> bool:
+    """Whether a form needs the workflow data: to show earlier answers (`x-show`) or to leave
+    out questions for other children (`x-when`). Most forms need neither, and their pages then
+    skip reading the workflow state at all."""
+    props = (form.get("properties") or {}).values()
+    return bool(form.get("x-show")) or any(isinstance(p, dict) and p.get("x-when") for p in props)
 
 
 def _context(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -240,8 +257,9 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
                                                                   task.claimed_by_id):
             raise NotFound(NO_SUCH_TASK)
         pd = engine.definition(s, task.instance.process_version)
-        data = _task_data(engine, s, task)
-        schema = forms.for_task(pd.form(task.form_file) or {"type": "object"}, data)
+        form = pd.form(task.form_file) or {"type": "object"}
+        data = _task_data(task, pd) if _reads_data(form) else {}
+        schema = forms.for_task(form, data)
         return TaskForm(_row(task, me, now), schema, task.draft, _context(schema, data))
 
 

@@ -278,6 +278,15 @@ def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> B
     return workflow
 
 
+def state_for_reading(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    """Rebuild a workflow only to read its tasks and data, on the shared cached specs.
+
+    Nothing may run on it: running could rewire a shared spec (see _private). Reading needs no
+    private copy, which is most of what rebuilding a workflow costs for a task page.
+    """
+    return _StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(json.loads(text))
+
+
 def explain(exc: Exception) -> str:
     """Say in one line why SpiffWorkflow stopped: the step, and the error underneath."""
     task = getattr(exc, "task", None)

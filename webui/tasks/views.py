@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from flask import abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, queries
@@ -97,6 +102,25 @@ def task(task_id: int) -> str | Response:
         else:
             flash(f"‘{view.task.name}’ is complete for child {view.task.child_ref}.", "success")
             return redirect(url_for("tasks.mine"))
+    if values or errors:
+        questions = _questions(fields, values, errors)
+    else:
+        questions = _blank_questions(json.dumps(view.schema, sort_keys=True))
     return render_template(
-        "tasks/task.html", view=view, fields=fields, values=values, errors=errors,
+        "tasks/task.html", view=view, questions=questions, errors=errors,
         error_list=schemaform.summary(fields, errors))
+
+
+def _questions(fields: list[schemaform.Field], values: MultiDict[str, str],
+               errors: dict[str, str]) -> Markup:
+    return Markup(render_template("tasks/_questions.html", fields=fields, values=values,
+                                  errors=errors))
+
+
+@lru_cache(maxsize=64)
+def _blank_questions(schema: str) -> Markup:
+    """The questions of a form nobody has typed into yet, made once per form (as pruned for the
+    child's status): the same markup for every task with that form, and the costliest part of
+    the page to render (the audit tool's thirty questions took most of its time under load)."""
+    fields = schemaform.build(json.loads(schema))
+    return _questions(fields, MultiDict(), {})

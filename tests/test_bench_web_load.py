@@ -1,0 +1,82 @@
+"""bench/web_load.py in miniature: real gunicorn, real sign-in, real forms, checked afterwards.
+
+A few seconds of five demo staff against two gunicorn workers on SQLite: every form the load
+generator fills must be accepted (its answers come from the page, so a change to the forms
+that it cannot answer shows up here), nothing may error, and the database check must agree
+with what the clients saw. The check itself must notice a completion nobody made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import create_engine
+
+from engine import Engine, demo
+from engine.definitions import Bundle
+from tests.conftest import PROCESSES, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import web_load  # noqa: E402
+
+STAFF = ["aud.aisha", "aud.alex", "sw.paul", "sw.priya", "sw.peter"]
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SqlEngine]]:
+    """The demo organisation with six deep-dive audits, on the system clock gunicorn uses."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('web-load') / 'load.sqlite'}"
+    engine = Engine(url)
+    engine.create_schema()
+    engine.deploy(Bundle.from_paths([PROCESSES]), "test")
+    demo.seed(engine, audits=False)
+    for i, (_, status, practitioner, auditor) in enumerate(demo.DEMO_AUDITS * 2):
+        engine.start("deep_dive_audit", "cpp.chris",
+                     {"child_ref": f"CH-9{i:05d}", "child_status": status, "audit_type": "monthly"},
+                     practitioner=practitioner, auditor=auditor)
+    engine.db.dispose()
+    db = create_engine(url)
+    yield url, db
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def run(database: tuple[str, SqlEngine], tmp_path_factory: pytest.TempPathFactory) -> web_load.Run:
+    url, db = database
+    args = argparse.Namespace(warmup=0.0, duration=4.0, think_min=0.02, think_max=0.1, seed=1)
+    prepared = web_load.Prepared(demo.DEMO_PASSWORD, STAFF, audits=6, events=0)
+    port, folder = web_load.free_port(), tmp_path_factory.mktemp("gunicorn")
+    server = web_load.start_gunicorn(url, port, 2, folder)
+    try:
+        return web_load.run_load(args, prepared, STAFF, port, server, db, folder / "access.log")
+    finally:
+        web_load.stop(server)
+
+
+@pytest.mark.slow
+def test_staff_sign_in_and_complete_tasks_with_nothing_lost(
+        run: web_load.Run, database: tuple[str, SqlEngine]) -> None:
+    record = run.record
+    assert not record.errors, record.error_reasons
+    assert not [o for o in record.outcomes if o.startswith(f"{web_load.RESHOWN}:")], record.outcomes
+    assert len(record.completed) >= len(STAFF), record.outcomes
+    for kind in web_load.KINDS:
+        assert record.samples[kind], kind
+        assert run.server_ms[kind], kind  # read back from gunicorn's access log
+    result = web_load.check(database[1], record, run.since, run.events_after)
+    assert result == web_load.Check(lost=0, duplicated=0, unseen=0)
+
+
+@pytest.mark.slow
+def test_the_check_notices_completions_nobody_made_and_ones_claimed_twice(
+        run: web_load.Run, database: tuple[str, SqlEngine]) -> None:
+    real = run.record.completed
+    told = web_load.Record(completed=[*real, real[0], (10**9, "aud.aisha")])
+    result = web_load.check(database[1], told, run.since, run.events_after)
+    assert result == web_load.Check(lost=1, duplicated=1, unseen=0)
+    missed = web_load.Record(completed=real[1:])
+    assert web_load.check(database[1], missed, run.since, run.events_after).unseen == 1
