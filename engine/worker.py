@@ -95,6 +95,7 @@ class Worker:
         self.sender = sender
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self.sleeps = 0  # passes finished, each followed by a sleep
         self._due: Due | None = None  # read at the end of the last pass, for the sleep after it
         self._listener: _Listener | None = None
 
@@ -136,6 +137,7 @@ class Worker:
             except Exception:
                 log.exception("worker pass failed; retrying")
                 wait = RETRY_AFTER.total_seconds()
+            self.sleeps += 1  # a pass is done and its sleep decided (tests wait on this)
             self._sleep(wait)
         if self._listener is not None:
             self._listener.close()

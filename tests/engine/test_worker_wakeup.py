@@ -28,7 +28,8 @@ def worker(engine: Engine, sent: list[str]) -> Iterator[Worker]:
     running = Worker(engine, sender=lambda note: sent.append(note.subject))
     thread = threading.Thread(target=running.run_forever, daemon=True)
     thread.start()
-    time.sleep(1)  # its first pass is done; nothing is due, so it sleeps for a minute
+    # Its first pass is done; nothing is due, so it sleeps for a minute.
+    assert _within(10, lambda: running.sleeps >= 1)
     yield running
     began = time.monotonic()
     running.stop()
@@ -69,9 +70,11 @@ def test_an_earlier_timer_from_another_process_wakes_the_sleeping_worker(
         engine, clock, people, deploy, database_url, worker, other):
     _postgres_only(database_url)
     deploy(FIXTURE)
+    passes = worker.sleeps
     first = other.start("simple", "cpp1", {"child_ref": "C-1"}, practitioner="sw",
                         auditor="auditor")
-    time.sleep(0.5)  # woken, the worker saw the deadline tomorrow and sleeps for a minute
+    # Woken, the worker saw the deadline tomorrow and sleeps for a minute.
+    assert _within(10, lambda: worker.sleeps > passes)
     clock.advance(timedelta(days=2))  # the deadline has passed; nothing in the database says so
     assert not _within(1.5, lambda: _fired(engine, first))
 
