@@ -41,8 +41,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
+from sqlalchemy import Table, create_engine, func, insert, select, text, update  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import undefer  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from engine import Engine, audit, queries  # noqa: E402
 from engine.accounts import hash_password  # noqa: E402
@@ -681,6 +683,20 @@ def _starts(counts: Mapping[str, int], now: datetime, per_month: int | None,
                      for _ in range(n)]
     plan.sort()
     return plan
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create a benchmark's own PostgreSQL database (its name must say it is one)."""
+    target = make_url(url)
+    if not (target.database or "").startswith("qaflow_bench"):
+        raise SystemExit(f"refusing to drop {target.database!r}: "
+                         "a benchmark database's name starts with qaflow_bench")
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
 
 
 def seed(engine: Engine, audits: int, *, events: int = 0, staff: int = 2000, seed: int = 1,

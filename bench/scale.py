@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, make_url, select  # noqa: E402
 
 from bench import bulk  # noqa: E402
-from bench.timers import recreate  # noqa: E402
+from bench.bulk import recreate_database  # noqa: E402
 from engine import Engine, SystemClock, queries, reports  # noqa: E402
 from engine.models import HumanTask, Instance, Person  # noqa: E402
 from features.driver import sample  # noqa: E402
@@ -73,7 +73,7 @@ class Size:
     def __init__(self, size: int, url: str, args: argparse.Namespace):
         self.size = size
         if url.startswith("postgresql"):
-            recreate(url)
+            recreate_database(url)
         self.engine = Engine(url, clock=SystemClock())
         began = time.perf_counter()
         bulk.seed(self.engine, size, events=size * args.events_per_audit, staff=args.staff,

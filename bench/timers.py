@@ -36,8 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, make_url, select, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from bench import bulk  # noqa: E402
 from engine import Engine, SystemClock  # noqa: E402
@@ -48,17 +47,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/qaflow_bench_timers"
 WAITING_MIX = {"follow_up": 4, "reaudit": 1}
 ROUND_SIZE = 5
-
-
-def recreate(url: str) -> None:
-    """Drop and create the benchmark's own database."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT",
-                          poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -186,7 +174,7 @@ def main() -> None:
     if not args.database_url.startswith("postgresql"):
         ap.error("timers.py measures PostgreSQL (LISTEN/NOTIFY, SKIP LOCKED)")
 
-    recreate(args.database_url)
+    bulk.recreate_database(args.database_url)
     engine = Engine(args.database_url, clock=SystemClock())
     began = time.perf_counter()
     bulk.seed(engine, args.audits, mix=WAITING_MIX, log=lambda line: print(line, flush=True))

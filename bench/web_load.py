@@ -361,15 +361,6 @@ def _admin(url: str) -> SqlEngine:
     return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
-def recreate_database(url: str) -> None:
-    name = make_url(url).database
-    admin = _admin(url)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-
-
 def _saved_seed(url: str) -> Prepared | None:
     """Return the seed a previous run left in the database (bench_web_seed), if any."""
     admin = _admin(url)
@@ -402,7 +393,7 @@ def prepare(url: str, args: argparse.Namespace) -> Prepared:
         return saved
     from bench import bulk
 
-    recreate_database(url)
+    bulk.recreate_database(url)
     engine = Engine(url)
     engine.create_schema()
     started = time.perf_counter()

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from engine import audit
 from engine.models import Notification
 
 log = logging.getLogger("qaflow.notify")
 MAX_ATTEMPTS = 10
+# A claimed message is offered again after this if its worker died mid-send: longer than an SMTP
+# conversation (30 s timeout) plus the time spent recording its outcome (RECORD_TRIES).
+LEASE = timedelta(minutes=5)
+RECORD_TRIES, RECORD_PAUSE = 20, 3.0  # a minute for the database to come back after a send
 Sender = Callable[[Notification], None]
 
 
@@ -49,34 +55,67 @@ def smtp_sender_from_env() -> Sender | None:
 
 
 def deliver_pending(engine, sender: Sender | None = None, limit: int = 50) -> int:  # type: ignore[no-untyped-def]
-    """Send up to `limit` due notifications, each claimed and marked in its own transaction."""
+    """Send up to `limit` due notifications; return how many went.
+
+    Each is claimed (with a lease) in one short transaction, sent with no transaction open,
+    and its outcome recorded in another, retried while the database is briefly away: a
+    database restart during an SMTP conversation no longer makes the message go twice. Only a
+    worker dying between the server's acceptance and that record, or the database staying away
+    longer than RECORD_TRIES, sends it again, after LEASE, with the same Message-ID."""
     send = sender or smtp_sender_from_env() or log_sender
     sent = 0
     for _ in range(limit):
-        with engine.transaction() as s:
-            q = (select(Notification)
-                 .where(Notification.status == "pending", Notification.next_attempt_at <= engine.now())
-                 .order_by(Notification.id).limit(1))
-            if engine.db.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            note = s.execute(q).scalar_one_or_none()
-            if note is None:
-                return sent
-            note.attempts += 1
-            try:
-                send(note)
-            except Exception as exc:  # a failed send is recorded and retried, never dropped
-                note.last_error = f"{type(exc).__name__}: {exc}"
-                delay = timedelta(minutes=min(2 ** note.attempts, 60))
-                note.next_attempt_at = engine.now() + delay
-                if note.attempts >= MAX_ATTEMPTS:
-                    note.status = "failed"
-                log.warning("sending %s failed (attempt %d): %s", note.message_id,
-                            note.attempts, exc)
-                continue
-            note.status, note.sent_at = "sent", engine.now()
-            audit.append(s, engine.now(), "system", "notification_sent",
-                         {"message_id": note.message_id, "to": note.email},
-                         note.instance_id)
-            sent += 1
+        note = _claim(engine)
+        if note is None:
+            return sent
+        try:
+            send(note)
+        except Exception as exc:  # a failed send is recorded and retried, never dropped
+            _record(engine, note.id, exc)
+            continue
+        _record(engine, note.id, None)
+        sent += 1
     return sent
+
+
+def _claim(engine) -> Notification | None:  # type: ignore[no-untyped-def]
+    with engine.transaction() as s:
+        q = (select(Notification)
+             .where(Notification.status == "pending", Notification.next_attempt_at <= engine.now())
+             .order_by(Notification.id).limit(1))
+        if engine.db.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        note = s.execute(q).scalar_one_or_none()
+        if note is not None:
+            note.attempts += 1
+            note.next_attempt_at = engine.now() + LEASE
+        return note
+
+
+def _record(engine, note_id: int, error: Exception | None) -> None:  # type: ignore[no-untyped-def]
+    for tries_left in range(RECORD_TRIES - 1, -1, -1):
+        try:
+            with engine.transaction() as s:
+                _outcome(engine, s, s.get(Notification, note_id), error)
+            return
+        except OperationalError:
+            if not tries_left:
+                raise
+            log.warning("recording the outcome of notification %d failed; retrying", note_id)
+            time.sleep(RECORD_PAUSE)
+
+
+def _outcome(engine, s, note: Notification | None, error: Exception | None) -> None:  # type: ignore[no-untyped-def]
+    if note is None or note.status != "pending":
+        return  # recorded already, by a worker that took it over after the lease (or purged)
+    if error is not None:
+        note.last_error = f"{type(error).__name__}: {error}"
+        delay = timedelta(minutes=min(2 ** note.attempts, 60))
+        note.next_attempt_at = engine.now() + delay
+        if note.attempts >= MAX_ATTEMPTS:
+            note.status = "failed"
+        log.warning("sending %s failed (attempt %d): %s", note.message_id, note.attempts, error)
+        return
+    note.status, note.sent_at = "sent", engine.now()
+    audit.append(s, engine.now(), "system", "notification_sent",
+                 {"message_id": note.message_id, "to": note.email}, note.instance_id)
