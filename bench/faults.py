@@ -1129,7 +1129,7 @@ def main() -> None:
              "after SMTP returned"),
             ("  retries of the first message (minutes)",
              f"{', '.join(map(str, sim.first_schedule))}; most attempts {sim.most_attempts}, "
-             f"given up after {notify.MAX_ATTEMPTS}"),
+             f"then hourly until SMTP answers (only a 5xx refusal stops a message)"),
         ]
     verdict = subprocess.run([sys.executable, "-m", "engine.cli", "audit-log", "verify"], cwd=ROOT,
                              env=env, capture_output=True, text=True)

@@ -17,7 +17,7 @@ from engine import audit
 from engine.models import Notification
 
 log = logging.getLogger("qaflow.notify")
-MAX_ATTEMPTS = 10
+RETRY_CAP = timedelta(hours=1)  # a message waiting on SMTP is tried at least hourly, for ever
 # A claimed message is offered again after this if its worker died mid-send: longer than an SMTP
 # conversation (30 s timeout) plus the time spent recording its outcome (RECORD_TRIES).
 LEASE = timedelta(minutes=5)
@@ -110,12 +110,29 @@ def _outcome(engine, s, note: Notification | None, error: Exception | None) -> N
         return  # recorded already, by a worker that took it over after the lease (or purged)
     if error is not None:
         note.last_error = f"{type(error).__name__}: {error}"
-        delay = timedelta(minutes=min(2 ** note.attempts, 60))
-        note.next_attempt_at = engine.now() + delay
-        if note.attempts >= MAX_ATTEMPTS:
+        if _refused_for_good(error):
+            # The mail server says this message can never go (an unknown address, say): trying
+            # again cannot help, so it stops, on the record, where an inspector can see it.
             note.status = "failed"
+            audit.append(s, engine.now(), "system", "notification_failed",
+                         {"message_id": note.message_id, "to": note.email,
+                          "reason": note.last_error}, note.instance_id)
+            log.error("notification %s to %s refused for good: %s", note.message_id, note.email,
+                      error)
+            return
+        # Anything else (the server down, busy, unreachable) is waited out: a deadline notice
+        # held up by an outage still goes when it ends, however long it lasts.
+        note.next_attempt_at = engine.now() + min(timedelta(minutes=2 ** min(note.attempts, 6)),
+                                                  RETRY_CAP)
         log.warning("sending %s failed (attempt %d): %s", note.message_id, note.attempts, error)
         return
     note.status, note.sent_at = "sent", engine.now()
     audit.append(s, engine.now(), "system", "notification_sent",
                  {"message_id": note.message_id, "to": note.email}, note.instance_id)
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """An SMTP 5xx answer (permanent), as opposed to a 4xx or no answer at all (transient)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500

@@ -1,3 +1,4 @@
+import smtplib
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,3 +39,47 @@ def test_a_failed_send_is_kept_and_retried_until_it_goes_once(engine, clock, peo
         assert note.status == "sent"
         assert sent == [note.message_id]
         assert s.execute(select(AuditEvent).where(AuditEvent.kind == "notification_sent")).scalar_one()
+
+
+def test_an_outage_of_any_length_is_waited_out_and_the_message_goes_once(engine, clock, people,
+                                                                          deploy):
+    _overdue_audit(engine, clock, deploy)
+
+    def smtp_down(note):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    for _ in range(30):  # well over a day of hourly tries at the longest
+        notify.deliver_pending(engine, smtp_down)
+        clock.advance(timedelta(hours=1))
+    with engine.transaction() as s:
+        note = s.execute(select(Notification)).scalar_one()
+        assert (note.status, note.attempts) == ("pending", 30)
+    sent: list[str] = []
+    assert notify.deliver_pending(engine, lambda n: sent.append(n.message_id)) == 1
+    assert len(sent) == 1
+
+
+def test_a_message_the_server_refuses_for_good_stops_on_the_record(engine, clock, people,
+                                                                   deploy):
+    _overdue_audit(engine, clock, deploy)
+
+    def no_such_mailbox(note):
+        raise smtplib.SMTPRecipientsRefused({note.email: (550, b"5.1.1 No such mailbox")})
+
+    def busy(note):
+        raise smtplib.SMTPResponseException(451, b"4.3.0 Try again later")
+
+    notify.deliver_pending(engine, busy)
+    with engine.transaction() as s:
+        assert s.execute(select(Notification.status)).scalar_one() == "pending"
+    clock.advance(timedelta(minutes=5))
+    notify.deliver_pending(engine, no_such_mailbox)
+    with engine.transaction() as s:
+        note = s.execute(select(Notification)).scalar_one()
+        assert note.status == "failed"
+        assert "No such mailbox" in note.last_error
+        failed = s.execute(select(AuditEvent).where(
+            AuditEvent.kind == "notification_failed")).scalar_one()
+        assert note.message_id in failed.detail
+    clock.advance(timedelta(days=1))
+    assert notify.deliver_pending(engine, lambda n: None) == 0
