@@ -22,6 +22,11 @@ class AccessRefused(NotFound):
         self.username, self.instance_id, self.child_ref = username, instance_id, child_ref
 
 
+class AlreadyDone(EngineError):
+    """The person asked for a task they have already completed (a resubmission after the answer
+    was lost on the way back, say): nothing to do, and they should be told so, not 'not found'."""
+
+
 class NotAllowed(EngineError):
     """The person may see the thing but may not do this to it."""
 

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, forms, org, spiff
-from engine.errors import AccessRefused, NotFound
+from engine.errors import AccessRefused, AlreadyDone, NotFound
 from engine.models import (
     AuditEvent,
     HumanTask,
@@ -29,6 +29,7 @@ from engine.models import (
 )
 from engine.roles import AUDITOR, CPP, GROUP_ROLES, HOS_SPQA
 from engine.spiff import TaskState
+from engine.workdays import LONDON
 
 if TYPE_CHECKING:
     from engine.definitions import ParsedDefinition
@@ -253,6 +254,11 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
     with engine.transaction() as s:
         me, now = _me(s, username), engine.now()
         task = s.get(HumanTask, task_id)
+        if (task is not None and task.status == "completed" and task.completed_by_id == me.id
+                and task.completed_at is not None):
+            at = task.completed_at.astimezone(LONDON)
+            raise AlreadyDone(f"You completed ‘{task.name}’ for child {task.instance.child_ref} "
+                              f"at {at:%H:%M} on {at.day} {at:%B %Y}. Nothing more is needed.")
         if task is None or task.status != "open" or me.id not in (task.assignee_id,
                                                                   task.claimed_by_id):
             raise NotFound(NO_SUCH_TASK)

@@ -139,6 +139,28 @@ def test_a_completed_form_sends_typed_data_and_leaves_my_list(
         assert s.get(HumanTask, task_id).status == "completed"
 
 
+def test_a_resubmission_after_a_lost_answer_says_it_was_done_not_that_it_is_missing(
+        client: FlaskClient, auth, to_audit_tool, web_engine: Engine) -> None:
+    audit_id, task_id = to_audit_tool("CP")
+    auth.login("aud.aisha")
+    form = {"action": "submit", "grade": "Good", "strengths": "Thorough", "child_voice": "Yes",
+            "areas": ["Planning"], "hours": "4", "cp_conference_attended": "no"}
+    assert client.post(f"/tasks/{task_id}", data=form).status_code == 302
+    client.get("/tasks")  # the first answer is seen (or, on a cut connection, never arrives)
+    again = client.post(f"/tasks/{task_id}", data=form)
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/tasks"
+    page = client.get("/tasks").text
+    assert "You completed ‘Complete the audit tool’ for child CH-100234 at 09:00" in page
+    with web_engine.transaction() as s:
+        completions = s.execute(select(AuditEvent).where(
+            AuditEvent.kind == "task_completed", AuditEvent.instance_id == audit_id)).scalars().all()
+    assert len([e for e in completions if json.loads(e.detail)["task"] == "Complete the audit tool"]) == 1
+    # Anyone else asking for that task still finds nothing.
+    auth.login("aud.alex")
+    assert client.get(f"/tasks/{task_id}").status_code == 404
+
+
 def test_a_draft_is_saved_and_the_form_resumes_from_it(
         client: FlaskClient, auth, to_audit_tool, web_engine: Engine) -> None:
     _, task_id = to_audit_tool("CP")

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, queries
+from engine.errors import AlreadyDone
 from webui import schemaform
 from webui.current import engine, login_required, me
 from webui.tasks import bp
@@ -72,6 +73,9 @@ def task(task_id: int) -> str | Response:
     """Show a task's form; save it as a draft, or submit it to complete the task."""
     try:
         view = queries.task_form(engine(), me().username, task_id)
+    except AlreadyDone as done:
+        flash(str(done), "success")
+        return redirect(url_for("tasks.mine"))
     except NotFound:
         abort(404)
     fields = schemaform.build(view.schema)
