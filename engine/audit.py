@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, event, insert, or_, select, update
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.models import AuditEvent, AuditHead
 
@@ -55,6 +55,7 @@ def append(
 
 
 _PENDING = "qaflow_audit_pending"
+_MARKS = "qaflow_audit_savepoints"
 _EVENTS = AuditEvent.__table__
 _HEAD = AuditHead.__table__
 _TAKE_IDS = (update(_HEAD).where(_HEAD.c.id == 1)
@@ -104,6 +105,25 @@ def _before_read(state: ORMExecuteState) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(s: Session) -> None:
     s.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(s: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        pending = s.info.setdefault(_PENDING, [])
+        s.info.setdefault(_MARKS, {})[id(transaction)] = (pending, len(pending))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_savepoint_events(s: Session, previous: SessionTransaction) -> None:
+    # Back to what was pending when the savepoint began: events recorded inside it never
+    # happened, and any written inside it (with the head row) were rolled back with it, those
+    # recorded before it included, so these are pending again.
+    mark = s.info.get(_MARKS, {}).pop(id(previous), None)
+    if not previous.nested or mark is None:
+        return
+    listed, length = mark
+    s.info[_PENDING] = listed[:length]
 
 
 def redact(s: Session, instance_ids: list[int], event_ids: list[int]) -> int:

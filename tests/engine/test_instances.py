@@ -293,3 +293,29 @@ def test_a_completion_whose_next_step_fails_changes_nothing_and_tells_the_policy
         assert s.get(Instance, iid).version == version
         assert [n.recipient.username for n in s.execute(select(Notification)).scalars()] == ["policy"]
         assert s.execute(select(AuditEvent).where(AuditEvent.kind == "step_failed")).scalar_one()
+
+
+def _failing_step(engine, s, read_midway: bool) -> None:
+    with s.begin_nested():
+        audit.append(s, engine.now(), "cpp1", "dropped", {})
+        if read_midway:
+            s.execute(select(AuditEvent.id)).all()  # a read writes what is pending
+            audit.append(s, engine.now(), "cpp1", "dropped_after_write", {})
+        raise RuntimeError("the step failed")
+
+
+def test_events_recorded_in_a_savepoint_that_rolls_back_never_reach_the_trail(engine, people):
+    with engine.transaction() as s:
+        audit.append(s, engine.now(), "cpp1", "kept_before", {})
+        with pytest.raises(RuntimeError):
+            _failing_step(engine, s, read_midway=False)
+        with pytest.raises(RuntimeError):
+            _failing_step(engine, s, read_midway=True)
+        with s.begin_nested():
+            audit.append(s, engine.now(), "cpp1", "kept_inside", {})
+        audit.append(s, engine.now(), "cpp1", "kept_after", {})
+    with engine.transaction() as s:
+        kinds = s.execute(select(AuditEvent.kind).where(AuditEvent.actor == "cpp1")
+                          .order_by(AuditEvent.id)).scalars().all()
+        assert kinds == ["kept_before", "kept_inside", "kept_after"]
+        assert audit.verify(s).ok
