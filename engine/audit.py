@@ -13,13 +13,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Integer, bindparam, event, insert, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.models import AuditEvent, AuditHead
 
+T = TypeVar("T")
 GENESIS = "0" * 64
 REDACTED = '{"redacted":true}'
 PURGED = "purged"
@@ -56,8 +57,8 @@ def append(
 
 _PENDING = "qaflow_audit_pending"
 _MARKS = "qaflow_audit_savepoints"
-_EVENTS = AuditEvent.__table__
-_HEAD = AuditHead.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
 _TAKE_IDS = (update(_HEAD).where(_HEAD.c.id == 1)
              .values(last_id=_HEAD.c.last_id + bindparam("n", type_=Integer))
              .returning(_HEAD.c.last_id, _HEAD.c.last_hash))
@@ -129,19 +130,20 @@ def _forget_savepoint_events(s: Session, previous: SessionTransaction) -> None:
 def redact(s: Session, instance_ids: list[int], event_ids: list[int]) -> int:
     """Blank the personal content of an audit's events (and of the listed ones); links stay."""
     redacted = 0
-    for chunk in _chunks(instance_ids):
+    for chunk in chunks(instance_ids):
         done = s.execute(update(AuditEvent).where(AuditEvent.instance_id.in_(chunk))
                          .values(child_ref="", detail=REDACTED))
         redacted += done.rowcount  # type: ignore[attr-defined]
-    for chunk in _chunks(event_ids):
+    for chunk in chunks(event_ids):
         done = s.execute(update(AuditEvent).where(AuditEvent.id.in_(chunk))
                          .values(child_ref="", detail=REDACTED))
         redacted += done.rowcount  # type: ignore[attr-defined]
     return redacted
 
 
-def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+def chunks(items: list[T], size: int = 500) -> list[list[T]]:
+    """`items` in slices small enough for one IN (...) each."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 @dataclass

@@ -217,18 +217,17 @@ def purge(engine: Engine, actor: str = "cli", dry_run: bool = False,
             ChildRecord.reference.not_in(audited)).order_by(ChildRecord.reference)).scalars())
         if dry_run or not (due or report.register_rows):
             return report
-        for chunk in [report.instances[i:i + 500] for i in range(0, len(report.instances), 500)]:
+        for chunk in audit.chunks(report.instances):
             # The allocation that started a purged audit names the child: it goes with the audit.
             s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.instance_id.in_(chunk)))
             _detach(s, chunk)
             for table in (HumanTask, Participant, Notification):
                 s.execute(delete(table).where(table.instance_id.in_(chunk)))
             s.execute(delete(Instance).where(Instance.id.in_(chunk)))
-        for chunk in [report.register_rows[i:i + 500]
-                      for i in range(0, len(report.register_rows), 500)]:
-            children = select(ChildRecord.id).where(ChildRecord.reference.in_(chunk))
-            s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.child_id.in_(children)))
-            s.execute(delete(ChildRecord).where(ChildRecord.reference.in_(chunk)))
+        for refs in audit.chunks(report.register_rows):
+            ids = select(ChildRecord.id).where(ChildRecord.reference.in_(refs))
+            s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.child_id.in_(ids)))
+            s.execute(delete(ChildRecord).where(ChildRecord.reference.in_(refs)))
         audit.redact(s, report.instances, loose)
         audit.append(s, now, actor, audit.PURGED, {
             "instances": report.instances, "events": loose, "retention_years": years,

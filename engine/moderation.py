@@ -13,17 +13,18 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.errors import EngineError, NotAllowed, NotFound
+from engine.errors import NotAllowed, NotFound
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.register import require_cpp, setting
 from engine.register_models import ModerationPick, ModerationSample
-from engine.schedule import month_bounds
+from engine.schedule import month_bounds, start_each
 
 if TYPE_CHECKING:
     from engine.service import Engine
@@ -87,9 +88,9 @@ def submitted_in(s: Session, month: str, process_id: str = "deep_dive_audit") ->
 
 def audit_tool_grades(s: Session, ids: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
-    for i in range(0, len(ids), 500):
+    for chunk in audit.chunks(ids):
         for iid, detail in s.execute(select(AuditEvent.instance_id, AuditEvent.detail).where(
-                AuditEvent.instance_id.in_(ids[i:i + 500]), AuditEvent.kind == "task_completed")):
+                AuditEvent.instance_id.in_(chunk), AuditEvent.kind == "task_completed")):
             if iid is None or AUDIT_TOOL not in detail:
                 continue
             data = json.loads(detail)
@@ -165,18 +166,9 @@ def confirm(engine: Engine, actor: str, sample_id: int) -> int:
                 "child_ref": inst.child_ref, "child_status": inst.child_status,
                 "audit_type": "moderation", "audited_grade": p.grade,
                 "moderated_audit_id": p.audit_id, "sample_month": sample.month}))
-    started = 0
-    for pick_id, participants, data in todo:
-        instance_id, error = None, None
-        try:
-            instance_id = engine.start(MODERATION_PROCESS, actor, data, participants=participants)
-            started += 1
-        except EngineError as exc:
-            error = str(exc)
-        with engine.transaction() as s:
-            pick = s.get(ModerationPick, pick_id)
-            if pick is not None:
-                pick.moderation_instance_id, pick.error = instance_id, error
+    started = start_each(engine, ModerationPick, "moderation_instance_id", [
+        (pick_id, partial(engine.start, MODERATION_PROCESS, actor, data, participants=participants))
+        for pick_id, participants, data in todo])
     with engine.transaction() as s:
         sample = s.get(ModerationSample, sample_id)
         assert sample is not None

@@ -196,7 +196,7 @@ def import_children(engine: Engine, actor: str, content: bytes | str) -> ImportR
         # Children not in this file are kept (an export can be partial), only marked.
         absent = set(held) - seen
         if absent and seen:
-            for chunk in _chunks(sorted(absent)):
+            for chunk in audit.chunks(sorted(absent)):
                 s.execute(update(ChildRecord).where(ChildRecord.reference.in_(chunk))
                           .values(in_latest_import=False))
         result = ImportResult(created, updated, unchanged, rejected, len(absent) if seen else 0)
@@ -204,10 +204,6 @@ def import_children(engine: Engine, actor: str, content: bytes | str) -> ImportR
                      {"created": created, "updated": updated, "unchanged": unchanged,
                       "rejected_rows": [e.row for e in rejected], "not_in_file": result.not_in_file})
         return result
-
-
-def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def register_size(engine: Engine) -> tuple[int, int]:

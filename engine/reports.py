@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from engine import audit
 from engine.models import AuditEvent, HumanTask, Instance, Person, ServiceArea, Team
 from engine.schedule import month_bounds
 
@@ -239,9 +240,9 @@ def _event_data(s: Session, instance_ids: list[int], specs: set[str]
     """The data each of the named tasks submitted, per (audit, task), oldest first."""
     found: dict[tuple[int, str], list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
     ids = sorted(set(instance_ids))
-    for i in range(0, len(ids), 500):
+    for chunk in audit.chunks(ids):
         rows = s.execute(select(AuditEvent.instance_id, AuditEvent.at, AuditEvent.detail).where(
-            AuditEvent.instance_id.in_(ids[i:i + 500]), AuditEvent.kind == "task_completed")
+            AuditEvent.instance_id.in_(chunk), AuditEvent.kind == "task_completed")
             .order_by(AuditEvent.id))
         for iid, at, detail in rows:
             if iid is None or not any(spec in detail for spec in specs):
@@ -290,10 +291,10 @@ def _allocation(s: Session, report: Report) -> None:
     report.allocated_by_type = dict(Counter(r[1] or "monthly" for r in rows))
     submitted: dict[int, datetime | None] = {}
     ids = [r[0] for r in rows]
-    for i in range(0, len(ids), 500):
+    for chunk in audit.chunks(ids):
         submitted.update((r[0], r[1]) for r in s.execute(
             select(HumanTask.instance_id, HumanTask.completed_at).where(
-                HumanTask.instance_id.in_(ids[i:i + 500]), HumanTask.spec_name == AUDIT_TOOL,
+                HumanTask.instance_id.in_(chunk), HumanTask.spec_name == AUDIT_TOOL,
                 HumanTask.status == "completed")))
     overdue_by_month: Counter[str] = Counter()
     for iid, _type, started in rows:

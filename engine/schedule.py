@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -239,15 +240,22 @@ def _batch(s: Session, batch_id: int) -> ScheduleBatch:
     return batch
 
 
+def _unstarted(s: Session, actor: str, allocation_id: int, started: str) -> ScheduleAllocation:
+    """The allocation CPP asks to change, refused (with `started`) once its audit has started."""
+    require_cpp(s, actor)
+    row = s.get(ScheduleAllocation, allocation_id)
+    if row is None:
+        raise NotFound("There is no such allocation")
+    if row.instance_id is not None:
+        raise NotAllowed(started)
+    return row
+
+
 def change_auditor(engine: Engine, actor: str, allocation_id: int, auditor: str) -> None:
     """Give an allocation to another auditor, within the same rules as the draw."""
     with engine.transaction() as s:
-        require_cpp(s, actor)
-        row = s.get(ScheduleAllocation, allocation_id)
-        if row is None:
-            raise NotFound("There is no such allocation")
-        if row.instance_id is not None:
-            raise NotAllowed("This audit has started: change its auditor on the audit itself")
+        row = _unstarted(s, actor, allocation_id,
+                         "This audit has started: change its auditor on the audit itself")
         person = org.person(s, auditor)
         if person.id not in {p.id for p in auditors(s)}:
             raise NotAllowed(f"{person.name} does not manage anyone, so cannot audit")
@@ -264,15 +272,31 @@ def change_auditor(engine: Engine, actor: str, allocation_id: int, auditor: str)
 def remove(engine: Engine, actor: str, allocation_id: int) -> None:
     """Take a file out of an unconfirmed allocation list."""
     with engine.transaction() as s:
-        require_cpp(s, actor)
-        row = s.get(ScheduleAllocation, allocation_id)
-        if row is None:
-            raise NotFound("There is no such allocation")
-        if row.instance_id is not None:
-            raise NotAllowed("This audit has started; it cannot be taken out of the schedule")
+        row = _unstarted(s, actor, allocation_id,
+                         "This audit has started; it cannot be taken out of the schedule")
         audit.append(s, engine.now(), actor, "schedule_changed",
                      {"batch": row.batch_id, "allocation": row.id, "removed": True})
         s.delete(row)
+
+
+def start_each(engine: Engine, model: type[Any], link: str,
+               starts: list[tuple[int, Callable[[], int]]]) -> int:
+    """Start each audit in its own transaction and record on its row (of `model`, by id) the
+    audit started (in column `link`) or why it could not start; return how many started."""
+    started = 0
+    for row_id, start in starts:
+        instance_id, error = None, None
+        try:
+            instance_id = start()
+            started += 1
+        except EngineError as exc:
+            error = str(exc)
+        with engine.transaction() as s:
+            row = s.get(model, row_id)
+            if row is not None:
+                setattr(row, link, instance_id)
+                row.error = error
+    return started
 
 
 def confirm(engine: Engine, actor: str, batch_id: int, process_id: str = "deep_dive_audit") -> int:
@@ -291,20 +315,11 @@ def confirm(engine: Engine, actor: str, batch_id: int, process_id: str = "deep_d
                 "schedule_month": batch.month}
         if batch.kind == "targeted":
             base["audit_theme"] = batch.theme
-    started = 0
-    for alloc_id, ref, status, practitioner, auditor in todo:
-        instance_id, error = None, None
-        try:
-            instance_id = engine.start(process_id, actor, {"child_ref": ref, "child_status": status,
-                                                           **base},
-                                       practitioner=practitioner, auditor=auditor)
-            started += 1
-        except EngineError as exc:
-            error = str(exc)
-        with engine.transaction() as s:
-            row = s.get(ScheduleAllocation, alloc_id)
-            if row is not None:
-                row.instance_id, row.error = instance_id, error
+    started = start_each(engine, ScheduleAllocation, "instance_id", [
+        (alloc_id, partial(engine.start, process_id, actor,
+                           {"child_ref": ref, "child_status": status, **base},
+                           practitioner=practitioner, auditor=auditor))
+        for alloc_id, ref, status, practitioner, auditor in todo])
     with engine.transaction() as s:
         batch = _batch(s, batch_id)
         if batch.confirmed_at is None:

@@ -231,7 +231,7 @@ class Engine:
         assert pv is not None
         return self.definition(s, pv)
 
-    def _checkout(self, s: Session, inst: Any) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
+    def _load(self, s: Session, inst: Any) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
         """Take the instance's live workflow out of the cache if it is still this version, else
         rebuild it from the stored state. Taken out: a use case that fails leaves no half-run
         workflow behind for the next one."""
@@ -243,9 +243,6 @@ class Engine:
         state = inst.state if isinstance(inst, Instance) else s.connection().execute(
             select(INSTANCE.c.state).where(INSTANCE.c.id == inst.id)).scalar_one()
         return spiff.state_from_json(state, pd.spec, pd.subprocess_specs), pd
-
-    def _load(self, s: Session, inst: Instance) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
-        return self._checkout(s, inst)
 
     def _remember(self, s: Session, inst: Any, wf: spiff.BpmnWorkflow) -> None:
         """Keep the live workflow for the next use case, but only once this one has committed."""
@@ -556,7 +553,7 @@ class Engine:
                     f"'{row.name}' was already {row.status} by {by.name if by else 'the process'}.")
             inst = InstanceRow(row.instance_id, row.version, row.process_version_id,
                                row.process_id, row.child_ref, row.grade)
-            wf, pd = self._checkout(s, inst)
+            wf, pd = self._load(s, inst)
             spiff_task = wf.get_task_from_id(UUID(row.task_uuid))
             if spiff_task is None or spiff_task.state != spiff.TaskState.READY:
                 raise ConcurrentUpdate(f"'{row.name}' is no longer waiting to be done.")
