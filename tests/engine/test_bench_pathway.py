@@ -53,9 +53,10 @@ def test_both_sides_walk_it_and_are_timed(walked: tuple[pathway.Bench, pathway.S
 
 
 def test_measure_returns_medians_and_the_number_of_steps() -> None:
-    mem, per, steps = pathway.measure(repeat=1)
-    assert 0 < mem
-    assert 0 < per
+    timing, steps = pathway.measure(repeat=1)
+    assert 0 < timing.mem
+    assert 0 < timing.per
+    assert timing.ratio == timing.per / timing.mem  # one turn: its own ratio
     assert steps == len(pathway.PLAN)
 
 
