@@ -43,10 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Table, create_engine, func, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import undefer  # noqa: E402
+from sqlalchemy.orm import selectinload, undefer_group  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from engine import Engine, audit, queries  # noqa: E402
+from engine import Engine, audit, queries, spiff  # noqa: E402
 from engine.accounts import hash_password  # noqa: E402
 from engine.definitions import Bundle  # noqa: E402
 from engine.models import (  # noqa: E402
@@ -54,6 +54,7 @@ from engine.models import (  # noqa: E402
     AuditHead,
     HumanTask,
     Instance,
+    InstanceState,
     Participant,
     Person,
     PersonRole,
@@ -402,6 +403,9 @@ def _load_template(engine: Engine, iid: int, stage: str, ref: str, org: Org) -> 
     inst, ht, ev = Instance.__table__, HumanTask.__table__, AuditEvent.__table__
     with engine.transaction() as s:
         row = dict(s.execute(select(inst).where(inst.c.id == iid)).mappings().one())
+        # A clone is written whole: the template's stored changes are applied first.
+        whole = s.execute(select(InstanceState.state).where(InstanceState.instance_id == iid))
+        row["state"] = spiff.stored_state_json(whole.scalar_one(), row.pop("state_delta"))
         participants = dict(s.execute(select(Participant.role, Participant.person_id)
                                       .where(Participant.instance_id == iid)).all())
         tasks = [dict(r) for r in s.execute(select(ht).where(ht.c.instance_id == iid)
@@ -469,7 +473,7 @@ def _uuids(n: int) -> list[str]:
             f"{h[i + 20:i + 32]}" for i in range(0, 32 * n, 32)]
 
 
-INSTANCE_COLS = ("id", "process_version_id", "process_id", "status", "state", "version",
+INSTANCE_COLS = ("id", "process_version_id", "process_id", "status", "version",
                  "next_timer_at", "child_ref", "child_status", "audit_type", "grade",
                  "service_area_id", "team_id", "started_by", "started_at", "updated_at",
                  "completed_at")
@@ -485,14 +489,15 @@ def _plus(moment: datetime | None, shift: timedelta) -> datetime | None:
 
 
 def _clone_rows(t: Template, c: Clone, org: Org, timer_at: datetime | None, task_id: int,
-                cpp: str) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Return the instance, participant and human-task rows of one clone."""
+                cpp: str) -> tuple[tuple[Any, ...], tuple[int, str], list[tuple[Any, ...]],
+                              list[tuple[Any, ...]]]:
+    """Return the instance, whole-state, participant and human-task rows of one clone."""
     row = t.row
     timer_shift = (timer_at - row["next_timer_at"]) if timer_at is not None else c.shift
     uuids = _uuids(len(t.uuids))
     state = t.state(uuids, c.ref, c.shift, timer_shift)
     team, area = org.team_of[c.people[PRACTITIONER]]
-    instance = (c.id, row["process_version_id"], row["process_id"], row["status"], state,
+    instance = (c.id, row["process_version_id"], row["process_id"], row["status"],
                 row["version"], timer_at, c.ref, row["child_status"], row["audit_type"],
                 row["grade"], area, team, cpp, c.start, _plus(row["updated_at"], c.shift),
                 _plus(row["completed_at"], c.shift))
@@ -513,7 +518,7 @@ def _clone_rows(t: Template, c: Clone, org: Org, timer_at: datetime | None, task
             _plus(task["escalated_at"], c.shift), task["status"],
             _plus(task["created_at"], c.shift), _plus(task["completed_at"], c.shift),
             _repoint(task["completed_by_id"], by_person, c.people), None))
-    return instance, parts, tasks
+    return instance, (c.id, state), parts, tasks
 
 
 def _repoint(person: int | None, by_person: dict[int, str], people: dict[str, int]) -> int | None:
@@ -753,7 +758,7 @@ def _write_clones(engine: Engine, writer: _Writer, templates: list[Template],
     kept: list[Clone] = []
     step = max(BATCH, len(plan) // 10)
     for first in range(0, len(plan), BATCH):
-        instances, parts, tasks = [], [], []
+        instances, states, parts, tasks = [], [], [], []
         for start, stage in plan[first:first + BATCH]:
             which = rng.choice(by_stage[stage])
             t = templates[which]
@@ -763,14 +768,17 @@ def _write_clones(engine: Engine, writer: _Writer, templates: list[Template],
             if t.waiting:
                 timer_at = timers_due_at or now + timedelta(hours=1) + (
                     TIMERS_WITHIN - timedelta(hours=1)) * rng.random()
-            inst, ps, ts = _clone_rows(t, clone, org, timer_at, next_task, rng.choice(org.cpp))
+            inst, state, ps, ts = _clone_rows(t, clone, org, timer_at, next_task,
+                                              rng.choice(org.cpp))
             instances.append(inst)
+            states.append(state)
             parts += ps
             tasks += ts
             next_id, next_task = next_id + 1, next_task + len(ts)
             if keep:
                 kept.append(clone)
         writer.rows(Instance.__table__, INSTANCE_COLS, instances)  # type: ignore[arg-type]
+        writer.rows(InstanceState.__table__, ("instance_id", "state"), states)  # type: ignore[arg-type]
         writer.rows(Participant.__table__, ("instance_id", "role", "person_id"), parts)  # type: ignore[arg-type]
         writer.rows(HumanTask.__table__, TASK_COLS, tasks)  # type: ignore[arg-type]
         writer.commit()
@@ -789,7 +797,8 @@ def reschedule(engine: Engine, instance_ids: Iterable[int], due: datetime) -> No
     """
     with engine.transaction() as s:
         for inst in s.execute(select(Instance).where(Instance.id.in_(list(instance_ids)))
-                              .options(undefer(Instance.state))).scalars():
+                              .options(undefer_group("state"), selectinload(Instance.whole))
+                              ).scalars():
             old = inst.next_timer_at
             if old is None:
                 raise ValueError(f"audit {inst.id} is not waiting on a timer")
@@ -798,7 +807,8 @@ def reschedule(engine: Engine, instance_ids: Iterable[int], due: datetime) -> No
                 same = datetime.fromisoformat(m.group("timer")) == old
                 return f'"event_value":"{due.isoformat()}"' if same else m.group(0)
 
-            inst.state = TIMER_RE.sub(moved, inst.state)
+            inst.state = TIMER_RE.sub(moved, inst.workflow_state())  # stored whole again
+            inst.state_delta = None
             inst.next_timer_at = due
             s.execute(update(HumanTask).where(HumanTask.instance_id == inst.id,
                                               HumanTask.status == "open", HumanTask.due_at == old)

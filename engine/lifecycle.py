@@ -26,6 +26,7 @@ from engine.models import (
     Base,
     HumanTask,
     Instance,
+    InstanceState,
     Notification,
     Participant,
     Person,
@@ -98,7 +99,7 @@ def _audit(s: Session, inst: Instance) -> dict[str, Any]:
             "draft": t.draft,
             "submitted": submitted.get((_person(t.completed_by), t.completed_at)),
         } for t in tasks],
-        "data": _latest_data(inst.state),
+        "data": _latest_data(inst.workflow_state()),
         "notifications": [{
             "to": _person(n.recipient), "email": n.email, "subject": n.subject, "body": n.body,
             "created_at": _iso(n.created_at), "status": n.status, "sent_at": _iso(n.sent_at),
@@ -113,7 +114,8 @@ def _event(e: AuditEvent) -> dict[str, Any]:
 
 
 # Tables handled one by one above; any other table naming a child is exported whole.
-_OWN_TABLES = {"instance", "audit_event", "human_task", "participant", "notification"}
+_OWN_TABLES = {"instance", "instance_state", "audit_event", "human_task", "participant",
+               "notification"}
 
 
 def _mentions(s: Session, child_ref: str) -> dict[str, list[dict[str, Any]]]:
@@ -221,7 +223,7 @@ def purge(engine: Engine, actor: str = "cli", dry_run: bool = False,
             # The allocation that started a purged audit names the child: it goes with the audit.
             s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.instance_id.in_(chunk)))
             _detach(s, chunk)
-            for table in (HumanTask, Participant, Notification):
+            for table in (HumanTask, Participant, Notification, InstanceState):
                 s.execute(delete(table).where(table.instance_id.in_(chunk)))
             s.execute(delete(Instance).where(Instance.id.in_(chunk)))
         for refs in audit.chunks(report.register_rows):

@@ -129,8 +129,10 @@ class Instance(Base):
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="running")
-    # Deferred: lists and task pages never need the workflow state; loading it is the costly part.
-    state: Mapped[str] = mapped_column(Text, deferred=True)
+    # The workflow state: as last stored whole (its own table, `whole`) and the changes since
+    # (here, or None): a step writes only its changes while they stay small (spiff.state_to_save,
+    # migration 0007). Deferred: lists and task pages never need them.
+    state_delta: Mapped[str | None] = mapped_column(Text, deferred=True, deferred_group="state")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     child_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
@@ -146,8 +148,36 @@ class Instance(Base):
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
     participants: Mapped[list[Participant]] = relationship(
         cascade="all, delete-orphan", lazy="select")
+    whole: Mapped[InstanceState] = relationship(cascade="all, delete-orphan", lazy="select",
+                                                passive_deletes=True)
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def state(self) -> str:
+        """The workflow state as last stored whole (without the changes in `state_delta`)."""
+        return self.whole.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.whole.state = value
+
+    def workflow_state(self) -> str:
+        """The workflow state as JSON, the stored changes applied (for readers of the JSON)."""
+        from engine.spiff import stored_state_json
+
+        return stored_state_json(self.state, self.state_delta)
+
+
+class InstanceState(Base):
+    """An audit's workflow state as last stored whole. Apart from the instance row, which changes
+    at every step: in SQLite a row is rewritten whole, big text and all, when any column of it
+    changes, so a step that stores only its changes must not touch the row holding this."""
+
+    __tablename__ = "instance_state"
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
 
 
 class Participant(Base):

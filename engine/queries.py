@@ -223,7 +223,8 @@ def _task_data(task: HumanTask, pd: ParsedDefinition) -> dict[str, Any]:
     as for a workflow the engine will run (the copy cost most of a task page's time), and the
     engine's live cache is left alone.
     """
-    wf = spiff.state_for_reading(task.instance.state, pd.spec, pd.subprocess_specs)
+    wf = spiff.state_for_reading(task.instance.state, pd.spec, pd.subprocess_specs,
+                                 task.instance.state_delta)
     spiff_task = wf.get_task_from_id(UUID(task.task_uuid))
     return dict(spiff_task.data) if spiff_task is not None else {}
 

@@ -35,6 +35,7 @@ from engine.models import (
     DefinitionFile,
     HumanTask,
     Instance,
+    InstanceState,
     Notification,
     Participant,
     Person,
@@ -43,21 +44,17 @@ from engine.models import (
 )
 from engine.roles import AUDITOR, GROUP_ROLES, HOS_SPQA, PARTICIPANT_ROLES, POLICY_OWNER
 from engine.sandbox import Effects
-from engine.timeline import (
-    all_tasks,
-    next_timer_at,
-    ready_user_tasks,
-    task_due_at,
-    timers_fired_since,
-    waiting_timers,
-)
+from engine.timeline import all_tasks, scan, task_due_at, waiting_timers
 
 SAFETY_SIGNAL = "safety_concern_raised"
 HUMAN_TASK = cast(Table, HumanTask.__table__)
 INSTANCE = cast(Table, Instance.__table__)
+INSTANCE_STATE = cast(Table, InstanceState.__table__)
 # Keys in Session.info and on a live workflow (see _remember and _project_tasks).
 _LIVE_PENDING = "qaflow_live_pending"
 _OPEN_ROWS = "_qaflow_open_rows"
+_WAITING = "_qaflow_waiting_timers"
+_NEW = "_qaflow_not_stored_yet"
 RETRY_FAILED_TIMER = timedelta(hours=1)
 # Values copied out of the workflow's data onto the instance row, for lists and reports.
 SUMMARY_KEYS = ("grade", "child_ref", "child_status", "audit_type")
@@ -86,6 +83,11 @@ _ANY_DUE = select(INSTANCE.c.id).where(INSTANCE.c.status == "running",
 # SET takes the columns named in the parameters; the WHERE is the optimistic lock.
 _SAVE_INSTANCE = update(INSTANCE).where(INSTANCE.c.id == bindparam("iid"),
                                         INSTANCE.c.version == bindparam("read_version"))
+_SAVE_WHOLE = update(INSTANCE_STATE).where(INSTANCE_STATE.c.instance_id == bindparam("iid"))
+_INSERT_WHOLE = insert(INSTANCE_STATE).values(instance_id=bindparam("iid"))
+_STORED = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
+           .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
+           .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
 
 
 @dataclass
@@ -240,9 +242,11 @@ class Engine:
             cached = self._live.pop(inst.id, None)
         if cached is not None and cached[0] == inst.version:
             return cached[1], pd
-        state = inst.state if isinstance(inst, Instance) else s.connection().execute(
-            select(INSTANCE.c.state).where(INSTANCE.c.id == inst.id)).scalar_one()
-        return spiff.state_from_json(state, pd.spec, pd.subprocess_specs), pd
+        if isinstance(inst, Instance):
+            state, delta = inst.state, inst.state_delta
+        else:
+            state, delta = s.connection().execute(_STORED, {"iid": inst.id}).one()
+        return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, delta), pd
 
     def _remember(self, s: Session, inst: Any, wf: spiff.BpmnWorkflow) -> None:
         """Keep the live workflow for the next use case, but only once this one has committed."""
@@ -266,21 +270,23 @@ class Engine:
         token = spiff.collect_effects(effects)
         started = time.time()
         try:
-            waiting = waiting_timers(all_tasks(wf))
+            # The timers waiting when the workflow was last saved (carried on a live workflow).
+            waiting = wf.__dict__.get(_WAITING)
+            if waiting is None:
+                waiting = waiting_timers(all_tasks(wf))
             while True:
                 try:
                     wf.do_engine_steps()
                 except spiff.SpiffWorkflowException as exc:
                     raise ProcessFailed(spiff.explain(exc)) from exc
-                tasks = all_tasks(wf)
+                found = scan(wf, started)
                 # Timers refreshed at the end of the steps may have made more work ready.
-                if not any(t.state == spiff.TaskState.READY and not t.task_spec.manual
-                           for t in tasks):
+                if not found.more_to_run:
                     break
             # Timers that were waiting and fired, and any set and fired within this run (a task
             # opened after its deadline had already passed).
             fired = {id(t): t for t in waiting if t.has_state(spiff.TaskState.COMPLETED)}
-            fired.update((id(t), t) for t in timers_fired_since(tasks, started))
+            fired.update((id(t), t) for t in found.fired_since)
             for task in fired.values():
                 audit.append(s, self.now(), "system", "timer_fired",
                              {"timer": task.task_spec.bpmn_name or task.task_spec.name,
@@ -289,12 +295,12 @@ class Engine:
         finally:
             spiff.stop_collecting(token)
         # Tasks first: an escalation in this run may be for a task this run has just opened.
-        self._project_tasks(s, inst, pd, wf, ready_user_tasks(wf, tasks))
+        self._project_tasks(s, inst, pd, wf, found.ready_user_tasks)
         if effects.notifications or effects.escalations:
             self._apply_effects(s, inst, effects)
         now = self.now()
-        values: dict[str, Any] = {"next_timer_at": next_timer_at(tasks), "updated_at": now}
-        data = _current_data(tasks)
+        values: dict[str, Any] = {"next_timer_at": found.next_timer_at, "updated_at": now}
+        data = found.latest_completed.data if found.latest_completed is not None else {}
         for key in SUMMARY_KEYS:
             if key in data and data[key] is not None:
                 values[key] = str(data[key])
@@ -304,20 +310,27 @@ class Engine:
                          inst.id, inst.child_ref)
         if isinstance(inst, Instance):
             s.flush()  # the ORM's own pending changes to this row go first, under its version
-        values["state"] = spiff.state_to_json(wf)
-        saved = s.connection().execute(
-            _SAVE_INSTANCE, {"iid": inst.id, "read_version": inst.version,
-                             "version": inst.version + 1, **values})
+        whole, values["state_delta"] = spiff.state_to_save(wf)
+        conn = s.connection()
+        saved = conn.execute(_SAVE_INSTANCE, {"iid": inst.id, "read_version": inst.version,
+                                              "version": inst.version + 1, **values})
         if cast(CursorResult[Any], saved).rowcount != 1:
             raise ConcurrentUpdate(
                 "Someone else updated this audit a moment ago. Nothing you submitted was "
                 "lost: reload the page to see the latest and try again.")
+        if whole is not None:  # else it stays as it is: only the changes since were written
+            # A new audit's first whole state is its first: inserted, not updated.
+            conn.execute(_INSERT_WHOLE if wf.__dict__.pop(_NEW, False) else _SAVE_WHOLE,
+                         {"iid": inst.id, "state": whole})
+            if isinstance(inst, Instance) and "whole" in inst.__dict__:
+                set_committed_value(inst.__dict__["whole"], "state", whole)
         values["version"] = inst.version + 1
         for key, value in values.items():
             if isinstance(inst, Instance):
                 set_committed_value(inst, key, value)
             elif hasattr(inst, key):
                 setattr(inst, key, value)
+        wf.__dict__[_WAITING] = found.waiting_timers
         self._remember(s, inst, wf)
 
     # -- people and roles -------------------------------------------------------------------
@@ -486,7 +499,7 @@ class Engine:
             start_data = {"allocated_at": now.isoformat(), **data}
             prac = people.get("Practitioner")
             inst = Instance(
-                process_version_id=pv.id, process_id=process_id, status="running", state="{}",
+                process_version_id=pv.id, process_id=process_id, status="running",
                 started_by=actor, started_at=now, updated_at=now,
                 child_ref=str(start_data.get("child_ref", "")),
                 team_id=prac.team_id if prac else None,
@@ -499,6 +512,7 @@ class Engine:
                 self._participants[inst.id] = {r: p.id for r, p in people.items()}
             wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
             wf.__dict__[_OPEN_ROWS] = {}
+            wf.__dict__[_NEW] = True
             for task in wf.get_tasks(state=spiff.TaskState.READY):
                 task.data.update(start_data)
             audit.append(s, now, actor, "started",
@@ -639,7 +653,7 @@ class Engine:
 
     def fire_due_timers(self, limit: int = 100) -> int:
         """Fire the timers that are due, one instance per transaction; return how many instances ran."""
-        from sqlalchemy.orm import undefer
+        from sqlalchemy.orm import undefer_group
 
         fired = 0
         while fired < limit:
@@ -652,7 +666,8 @@ class Engine:
                 # The state comes with the row: a worker seldom holds a timer's audit live.
                 q = (select(Instance).where(Instance.status == "running",
                                             Instance.next_timer_at <= self.now())
-                     .order_by(Instance.next_timer_at).limit(1).options(undefer(Instance.state)))
+                     .order_by(Instance.next_timer_at).limit(1)
+                     .options(undefer_group("state")))
                 if self.db.dialect.name == "postgresql":
                     q = q.with_for_update(skip_locked=True, of=Instance)
                 inst = s.execute(q).unique().scalar_one_or_none()
@@ -685,12 +700,3 @@ class Engine:
                 select(func.min(Instance.next_timer_at)).where(Instance.status == "running")
             ).scalar_one()
 
-
-def _current_data(tasks: list[Any]) -> dict[str, Any]:
-    latest = None
-    for t in tasks:
-        if t.state != spiff.TaskState.COMPLETED:
-            continue
-        if latest is None or t.last_state_change >= latest.last_state_change:
-            latest = t
-    return latest.data if latest is not None else {}

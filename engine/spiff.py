@@ -56,6 +56,9 @@ __all__ = [
     "send_signal",
     "state_from_json",
     "state_to_json",
+    "state_to_save",
+    "stored_state",
+    "stored_state_json",
 ]
 
 _effects: contextvars.ContextVar[sandbox.Effects | None] = contextvars.ContextVar(
@@ -172,49 +175,48 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def to_json(self, workflow) -> str:  # type: ignore[no-untyped-def]
-        """Serialise like to_dict, reusing the JSON of tasks that finished and cannot change."""
+    def parts(self, workflow) -> dict[str, tuple[str, list[tuple[Any, str]]]]:  # type: ignore[no-untyped-def]
+        """Each workflow's head (its JSON without the tasks) and its tasks' JSON fragments
+        (`"id":{...}`) in order, keyed "" for the top workflow and by task id for subprocesses.
+        The JSON of tasks that finished, and cannot change, is reused from earlier calls."""
         # Keyed by id(task) (cheaper than hashing a UUID); the entry keeps the task itself, so a
         # recycled id never matches a different task.
         cache: dict[int, tuple[Any, float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
-        convert_task = self.registry.convert
-        dumps = json.JSONEncoder(separators=(",", ":")).encode
+        convert, convert_task = self.registry.convert, self.registry.convert
+        dumps = _dumps
 
-        def tasks_json(wf) -> str:  # type: ignore[no-untyped-def]
-            parts = []
+        def tasks(wf) -> list[tuple[Any, str]]:  # type: ignore[no-untyped-def]
+            out = []
             for tid, task in wf.tasks.items():
                 hit = cache.get(id(task))
                 if hit is not None and hit[0] is task and hit[1] == task.last_state_change and (
                         task._state & _FINISHED or not task.data and not task.internal_data):
-                    parts.append(hit[2])
+                    out.append((task, hit[2]))
                     continue
                 text = f'"{tid}":' + dumps(convert_task(task))
                 # Finished tasks never change again; predicted ones change only with their state.
                 if task._state & _FINISHED or (
                         task._state & _PREDICTED and not task.data and not task.internal_data):
                     cache[id(task)] = (task, task.last_state_change, text)
-                parts.append(text)
-            return "{" + ",".join(parts) + "}"
+                out.append((task, text))
+            return out
 
-        def workflow_json(wf, extra: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
-            head = {
-                "data": self.registry.convert(self.registry.clean(wf.data)),
-                "correlations": wf.correlations,
+        def head(wf, extra: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+            return dumps({
+                "data": convert(self.registry.clean(wf.data)), "correlations": wf.correlations,
                 "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
                 "success": wf.success, "completed": wf.completed, "root": str(wf.task_tree.id),
                 **extra,
-            }
-            return json.dumps(head, separators=(",", ":"))[:-1] + ',"tasks":' + tasks_json(wf) + "}"
+            })
 
-        subs = ",".join(
-            f'"{tid}":' + workflow_json(sp, {"parent_task_id": str(sp.parent_task_id),
-                                              "spec": sp.spec.name,
-                                              "typename": self.registry.typenames[type(sp)]})
-            for tid, sp in workflow.subprocesses.items()
-        )
-        return workflow_json(workflow, {
-            "bpmn_events": self.registry.convert(workflow.bpmn_events)})[:-1] + \
-            ',"subprocesses":{' + subs + "}}"
+        found = {"": (head(workflow, {"bpmn_events": convert(workflow.bpmn_events)}),
+                      tasks(workflow))}
+        for tid, sp in workflow.subprocesses.items():
+            found[str(tid)] = (head(sp, {"parent_task_id": str(sp.parent_task_id),
+                                         "spec": sp.spec.name,
+                                         "typename": self.registry.typenames[type(sp)]}),
+                               tasks(sp))
+        return found
 
     def from_dict(self, dct):  # type: ignore[no-untyped-def]
         assert self.specs is not None, "restore needs the definition's specs"
@@ -234,9 +236,99 @@ _registry = BpmnWorkflowSerializer.configure()
 _converter = _StateOnlyConverter(_registry)
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_BASE = "_qaflow_saved_whole"
+# A change set is written instead of the whole state while it is at most this share of it.
+DELTA_SHARE = 0.25
+
+
+def _whole(parts: dict[str, tuple[str, list[tuple[Any, str]]]]) -> str:
+    def one(head: str, tasks: list[tuple[Any, str]]) -> str:
+        return head[:-1] + ',"tasks":{' + ",".join(text for _, text in tasks) + "}}"
+
+    top = one(*parts[""])
+    subs = ",".join(f'"{key}":' + one(*part) for key, part in parts.items() if key)
+    return top[:-1] + ',"subprocesses":{' + subs + "}}"
+
+
 def state_to_json(workflow: BpmnWorkflow) -> str:
     """Return the workflow's state (tasks, data, subprocesses) as JSON, without any spec."""
-    return _converter.to_json(workflow)
+    return _whole(_converter.parts(workflow))
+
+
+def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
+    """Return what to store for the workflow: (its whole state, None), or (None, the changes
+    since its whole state was last stored) while those are small beside it.
+
+    Most steps change a handful of tasks of hundreds; writing only those keeps a commit small
+    however long the audit has run. The changes are cumulative (always against the last whole
+    state, never a chain), so a stored row is its `state` with at most one change set applied.
+    A workflow rebuilt from storage knows no whole state of its own and writes one.
+    """
+    parts = _converter.parts(workflow)
+    base = workflow.__dict__.get(_BASE)
+    if base is not None:
+        delta = _changes(parts, base[0])
+        if len(delta) <= base[1] * DELTA_SHARE:
+            return None, delta
+    whole = _whole(parts)
+    workflow.__dict__[_BASE] = (
+        {key: (head, {id(task): (task, text) for task, text in tasks})
+         for key, (head, tasks) in parts.items()}, len(whole))
+    return whole, None
+
+
+def _changes(parts: dict[str, tuple[str, list[tuple[Any, str]]]],
+             base: dict[str, tuple[str, dict[int, tuple[Any, str]]]]) -> str:
+    """The change set from `base` to `parts`: per workflow its head if changed, the tasks that
+    are new or changed (in their order), the ids of tasks gone; and subprocesses gone."""
+    workflows = []
+    for key, (head, tasks) in parts.items():
+        was = base.get(key)
+        was_head, was_tasks = was if was is not None else ("", {})
+        changed, kept = [], 0
+        for task, text in tasks:
+            old = was_tasks.get(id(task))
+            if old is not None and old[0] is task:
+                kept += 1
+                if old[1] is text or old[1] == text:
+                    continue
+            changed.append(text)
+        gone: list[str] = []
+        if kept < len(was_tasks):
+            present = {id(task) for task, _ in tasks}
+            gone = [str(task.id) for tid, (task, _) in was_tasks.items() if tid not in present]
+        if head == was_head and not changed and not gone:
+            continue
+        workflows.append(f'"{key}":{{"head":{head if head != was_head else "null"},'
+                         f'"tasks":{{{",".join(changed)}}},"gone":{_dumps(gone)}}}')
+    gone_subs = [key for key in base if key and key not in parts]
+    return f'{{"workflows":{{{",".join(workflows)}}},"gone":{_dumps(gone_subs)}}}'
+
+
+def stored_state(state: str, delta: str | None) -> dict[str, Any]:
+    """The workflow state as stored: the last whole state with the change set applied."""
+    doc: dict[str, Any] = json.loads(state)
+    if not delta:
+        return doc
+    changes = json.loads(delta)
+    subs = doc.setdefault("subprocesses", {})
+    for key in changes["gone"]:
+        subs.pop(key, None)
+    for key, change in changes["workflows"].items():
+        wf = doc if key == "" else subs.setdefault(key, {"tasks": {}})
+        if change["head"] is not None:
+            wf.update(change["head"])
+        tasks = wf["tasks"]
+        for tid in change["gone"]:
+            tasks.pop(tid, None)
+        tasks.update(change["tasks"])
+    return doc
+
+
+def stored_state_json(state: str, delta: str | None) -> str:
+    """`stored_state` as JSON text, for readers of the stored form (exports, seeding)."""
+    return state if not delta else _dumps(stored_state(state, delta))
 
 
 def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -269,22 +361,26 @@ def _rewire_triggered(workflow: BpmnWorkflow) -> None:
                     child.task_spec.connect(end)
 
 
-def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
-    """Rebuild a workflow from its stored state and (a private copy of) the cached parsed specs."""
+def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
+                    delta: str | None = None) -> BpmnWorkflow:
+    """Rebuild a workflow from its stored state (and change set) and (a private copy of) the
+    cached parsed specs."""
     converter = _StateOnlyConverter(_registry, _private(spec, subprocess_specs))
-    workflow = converter.from_dict(json.loads(text))
+    workflow = converter.from_dict(stored_state(text, delta))
     _rewire_triggered(workflow)
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
 
 
-def state_for_reading(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+def state_for_reading(text: str, spec: Any, subprocess_specs: dict[str, Any],
+                      delta: str | None = None) -> BpmnWorkflow:
     """Rebuild a workflow only to read its tasks and data, on the shared cached specs.
 
     Nothing may run on it: running could rewire a shared spec (see _private). Reading needs no
     private copy, which is most of what rebuilding a workflow costs for a task page.
     """
-    return _StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(json.loads(text))
+    return _StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(
+        stored_state(text, delta))
 
 
 def explain(exc: Exception) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,21 +17,9 @@ def all_tasks(wf: BpmnWorkflow) -> list[Any]:
     return tasks
 
 
-def ready_user_tasks(wf: BpmnWorkflow, tasks: list[Any] | None = None) -> list[Any]:
-    return [t for t in (tasks if tasks is not None else all_tasks(wf))
-            if t.state == TaskState.READY and t.task_spec.manual]
-
-
 def waiting_timers(tasks: list[Any]) -> list[Any]:
     return [t for t in tasks
             if t.state == TaskState.WAITING and timer_definition(t.task_spec) is not None]
-
-
-def timers_fired_since(tasks: list[Any], since: float) -> list[Any]:
-    """Timers that fired at or after `since` (SpiffWorkflow's wall-clock state-change time)."""
-    return [t for t in tasks
-            if t.state == TaskState.COMPLETED and t.last_state_change >= since
-            and timer_definition(t.task_spec) is not None]
 
 
 def _timer_value(task: Any) -> datetime | None:
@@ -59,11 +48,45 @@ def task_due_at(task: Any) -> datetime | None:
     return due
 
 
-def next_timer_at(tasks: list[Any]) -> datetime | None:
-    """Return when the next of these waiting timers falls due."""
-    soonest: datetime | None = None
-    for task in waiting_timers(tasks):
-        value = _timer_value(task)
-        if value is not None and (soonest is None or value < soonest):
-            soonest = value
-    return soonest
+_READY, _WAITING, _COMPLETED = TaskState.READY, TaskState.WAITING, TaskState.COMPLETED
+
+
+@dataclass
+class Scan:
+    """What the engine needs to know after running a workflow, gathered in one pass."""
+
+    more_to_run: bool = False  # a ready task the engine runs itself (a timer refreshed late)
+    ready_user_tasks: list[Any] = field(default_factory=list)
+    waiting_timers: list[Any] = field(default_factory=list)
+    fired_since: list[Any] = field(default_factory=list)
+    next_timer_at: datetime | None = None
+    latest_completed: Any = None  # its data is the process's current data
+
+
+def scan(wf: BpmnWorkflow, since: float) -> Scan:
+    """One pass over every task: ready work, waiting timers and the soonest of them, timers that
+    fired at or after `since` (SpiffWorkflow's wall-clock state-change time), and the task that
+    completed last. Reads the state attribute directly: this runs after every step."""
+    found = Scan()
+    latest_at = -1.0
+    for task in all_tasks(wf):
+        state = task._state
+        if state == _READY:
+            if task.task_spec.manual:
+                found.ready_user_tasks.append(task)
+            else:
+                found.more_to_run = True
+        elif state == _WAITING:
+            if timer_definition(task.task_spec) is not None:
+                found.waiting_timers.append(task)
+                value = _timer_value(task)
+                if value is not None and (found.next_timer_at is None
+                                          or value < found.next_timer_at):
+                    found.next_timer_at = value
+        elif state == _COMPLETED:
+            changed = task.last_state_change
+            if changed >= latest_at:
+                found.latest_completed, latest_at = task, changed
+            if changed >= since and timer_definition(task.task_spec) is not None:
+                found.fired_since.append(task)
+    return found

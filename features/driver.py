@@ -9,8 +9,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine import Engine, FrozenClock, forms, org
+from engine import Engine, FrozenClock, forms, org, spiff
+from engine.definitions import ParsedDefinition
 from engine.models import AuditEvent, HumanTask, Instance, Notification, Person
 
 LONDON = ZoneInfo("Europe/London")
@@ -105,10 +107,18 @@ class AuditDriver:
     def form_of(self, task: HumanTask) -> dict[str, Any]:
         """Return the task's form as this child's audit shows it (questions for other statuses pruned)."""
         with self.engine.transaction() as s:
-            inst = s.get(Instance, task.instance_id)
-            wf, pd = self.engine._load(s, inst)
+            wf, pd = self._read(s, task.instance_id)
             data = wf.get_task_from_id(UUID(task.task_uuid)).data
             return forms.for_task(pd.form(task.form_file) or {}, data)
+
+    def _read(self, s: Session, instance_id: int) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
+        """The audit's workflow as stored, only to read, as a task page reads it: the engine's live
+        workflow is left where it is, so the next step runs on it as it would in the app."""
+        inst = s.get(Instance, instance_id)
+        assert inst is not None
+        pd = self.engine.definition_of(s, inst.process_version_id)
+        return spiff.state_for_reading(inst.state, pd.spec, pd.subprocess_specs,
+                                       inst.state_delta), pd
 
     def complete(self, name: str, _omit: set[str] | frozenset[str] = frozenset(),
                  **answers: Any) -> None:
@@ -138,8 +148,7 @@ class AuditDriver:
 
     def data(self) -> dict[str, Any]:
         with self.engine.transaction() as s:
-            inst = s.get(Instance, self.instance_id)
-            wf, _ = self.engine._load(s, inst)
+            wf, _ = self._read(s, self.instance_id)
             latest = max((t for t in wf.get_tasks() if t.data), key=lambda t: t.last_state_change)
             return dict(latest.data)
 

@@ -1,0 +1,107 @@
+"""A workflow's state is stored whole, then as the changes since: what is stored is always the
+live workflow, step for step, and an audit rebuilt from storage is the audit that was running."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import undefer_group
+
+from engine import Engine, FrozenClock, spiff
+from engine.definitions import Bundle
+from engine.models import Instance
+from features.driver import AuditDriver
+from tests.conftest import PROCESSES
+
+
+@pytest.fixture
+def live_engine(database_url: str, clock: FrozenClock) -> Iterator[Engine]:
+    """An engine that keeps workflows live between steps, as a server does, so saves are changes."""
+    eng = Engine(database_url, clock=clock, live_cache_size=64)
+    eng.create_schema()
+    yield eng
+    eng.db.dispose()
+
+
+def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: ignore[type-arg]
+    """The stored state with its changes applied, checked against the live workflow and against a
+    workflow rebuilt from the row; and how the row was last written."""
+    with engine.transaction() as s:
+        inst = s.execute(select(Instance).where(Instance.id == instance_id)
+                         .options(undefer_group("state"))).scalar_one()
+        stored = spiff.stored_state(inst.state, inst.state_delta)
+        version, live = engine._live[instance_id]
+        assert version == inst.version
+        assert stored == json.loads(spiff.state_to_json(live))
+        pd = engine.definition_of(s, inst.process_version_id)
+        rebuilt = spiff.state_from_json(inst.state, pd.spec, pd.subprocess_specs, inst.state_delta)
+        assert json.loads(spiff.state_to_json(rebuilt)) == stored
+        return stored, "changes" if inst.state_delta else "whole"
+
+
+def test_each_step_stores_exactly_the_live_workflow(live_engine, clock, people) -> None:
+    live_engine.deploy(Bundle.from_paths([PROCESSES]), "policy")
+    driver = AuditDriver(live_engine, clock)
+    driver.allocate("DUD-7", "CP")
+    written = [_stored(live_engine, driver.instance_id)[1]]
+    live_engine.raise_safety_concern(driver.instance_id, "auditor", "Bruising seen at the visit")
+    written.append(_stored(live_engine, driver.instance_id)[1])
+    for name in ("Activity_ArrangeMeeting", "Activity_UpdateChildFile",
+                 "Activity_UndertakeAuditTogether", "Activity_ObtainFamilyFeedback"):
+        driver.complete(name)
+        written.append(_stored(live_engine, driver.instance_id)[1])
+    driver.complete("Activity_CompleteAuditTool", grade="Inadequate",
+                    good_practice_identified=False)
+    written.append(_stored(live_engine, driver.instance_id)[1])
+    # Into the dispute, a subprocess of its own: its tasks arrive as changes too.
+    driver.complete("Activity_RespondToFindings", practitioner_agrees=False,
+                    disagreement_reasons="The risks were overstated")
+    stored, how = _stored(live_engine, driver.instance_id)
+    written.append(how)
+    assert stored["subprocesses"], "the dispute should be running as a subprocess"
+    assert "changes" in written, written
+    assert written[0] == "whole"
+
+
+def test_a_workflow_rebuilt_from_storage_stores_itself_whole_again(live_engine, clock,
+                                                                    people) -> None:
+    live_engine.deploy(Bundle.from_paths([PROCESSES]), "policy")
+    driver = AuditDriver(live_engine, clock)
+    driver.allocate("DUD-8", "CIN")
+    steps = iter([("Activity_ArrangeMeeting", {}), ("Activity_UpdateChildFile", {}),
+                  ("Activity_UndertakeAuditTogether", {}), ("Activity_ObtainFamilyFeedback", {}),
+                  ("Activity_CompleteAuditTool", {"grade": "Inadequate",
+                                                  "good_practice_identified": False}),
+                  ("Activity_RespondToFindings", {"practitioner_agrees": False,
+                                                  "disagreement_reasons": "Overstated"})])
+    written = []
+    for name, answers in steps:
+        driver.complete(name, **answers)
+        written.append(_stored(live_engine, driver.instance_id)[1])
+        if written[-1] == "changes":
+            break
+    assert written[-1] == "changes", written
+    live_engine._live.clear()  # another web worker, or a restart: nothing live
+    name, answers = next(steps)
+    driver.complete(name, **answers)
+    assert _stored(live_engine, driver.instance_id)[1] == "whole"
+
+
+def test_stored_changes_apply_in_place_and_in_order() -> None:
+    base = {"data": {}, "root": "r", "tasks": {"a": {"state": 8}, "b": {"state": 16}},
+            "subprocesses": {"s": {"data": {}, "tasks": {"c": {"state": 8}}}}}
+    delta = {"workflows": {
+        "": {"head": None, "tasks": {"b": {"state": 64}, "d": {"state": 16}}, "gone": ["a"]},
+        "t": {"head": {"data": {"x": 1}, "spec": "sub"}, "tasks": {"e": {"state": 16}},
+              "gone": []}},
+        "gone": ["s"]}
+    merged = spiff.stored_state(json.dumps(base), json.dumps(delta))
+    assert list(merged["tasks"]) == ["b", "d"]  # order kept: changed in place, new at the end
+    assert merged["tasks"]["b"] == {"state": 64}
+    assert merged["subprocesses"] == {"t": {"tasks": {"e": {"state": 16}}, "data": {"x": 1},
+                                            "spec": "sub"}}
+    assert spiff.stored_state(json.dumps(base), None) == base
+    assert json.loads(spiff.stored_state_json(json.dumps(base), json.dumps(delta))) == merged
