@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Integer, Table, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql import visitors
 
 from engine.models import AuditEvent, AuditHead
 
@@ -98,9 +99,31 @@ def _before_commit(s: Session) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _before_read(state: ORMExecuteState) -> None:
-    # A query later in the same use case sees the events recorded before it.
-    if state.session.info.get(_PENDING):
+    # A query later in the same use case that reads the trail sees the events recorded before
+    # it; the others (a person, a team's members) leave them to be chained in one batch.
+    if state.session.info.get(_PENDING) and _may_read_trail(state):
         write_pending(state.session)
+
+
+_TRAIL = frozenset({AuditEvent.__tablename__, AuditHead.__tablename__})
+
+
+_SEEN: dict[int, tuple[Any, bool]] = {}  # by id(statement), for the statements built once
+
+
+def _may_read_trail(state: ORMExecuteState) -> bool:
+    if state.is_relationship_load or state.is_column_load:
+        return False  # the trail's tables have no relationships and no deferred columns
+    statement = state.statement
+    seen = _SEEN.get(id(statement))
+    if seen is not None and seen[0] is statement:
+        return seen[1]
+    found = any(isinstance(element, Table) and element.name in _TRAIL
+                for element in visitors.iterate(cast(visitors.ExternallyTraversible, statement)))
+    if len(_SEEN) > 1000:
+        _SEEN.clear()
+    _SEEN[id(statement)] = (statement, found)
+    return found
 
 
 @event.listens_for(Session, "after_rollback")

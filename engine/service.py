@@ -13,8 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Table, bindparam, event, func, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    bindparam,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,6 +50,7 @@ from engine.models import (
     Notification,
     Participant,
     Person,
+    PersonRole,
     ProcessVersion,
     ProcessVersionFile,
 )
@@ -75,6 +87,32 @@ _MARK_COMPLETED = (
     update(HUMAN_TASK).where(HUMAN_TASK.c.id == bindparam("task_id"), HUMAN_TASK.c.status == "open")
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"),
             draft=None))
+_CLAIMER = aliased(Person, name="claimer")
+_TASK_TO_CLAIM = (
+    select(HUMAN_TASK.c.instance_id, HUMAN_TASK.c.name, HUMAN_TASK.c.status,
+           HUMAN_TASK.c.group_role, HUMAN_TASK.c.assignee_id, HUMAN_TASK.c.claimed_by_id,
+           INSTANCE.c.child_ref, Person.id.label("me"), Person.active,
+           _CLAIMER.name.label("claimed_by_name"),
+           exists().where(PersonRole.person_id == Person.id,
+                          PersonRole.role == HUMAN_TASK.c.group_role).label("in_group"))
+    .join(INSTANCE, INSTANCE.c.id == HUMAN_TASK.c.instance_id)
+    .join(Person, Person.username == bindparam("username"))
+    .outerjoin(_CLAIMER, _CLAIMER.id == HUMAN_TASK.c.claimed_by_id)
+    .where(HUMAN_TASK.c.id == bindparam("task_id")))
+_CLAIM = (update(HUMAN_TASK)
+          .where(HUMAN_TASK.c.id == bindparam("task_id"), HUMAN_TASK.c.status == "open",
+                 or_(HUMAN_TASK.c.claimed_by_id.is_(None),
+                     HUMAN_TASK.c.claimed_by_id == bindparam("me")))
+          .values(claimed_by_id=bindparam("me")))
+# An overdue step's open tasks with their holder (assignee, else claimer) and the holder's manager.
+_HELD_BY, _BOSS = aliased(Person, name="holder"), aliased(Person, name="boss")
+_TO_ESCALATE = (
+    select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at, _HELD_BY, _BOSS)
+    .outerjoin(_HELD_BY, _HELD_BY.id == func.coalesce(HumanTask.assignee_id,
+                                                      HumanTask.claimed_by_id))
+    .outerjoin(_BOSS, _BOSS.id == _HELD_BY.manager_id)
+    .where(HumanTask.instance_id == bindparam("iid"), HumanTask.spec_name == bindparam("spec"),
+           HumanTask.status == "open").order_by(HumanTask.id))
 _OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
     HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
 _INSERT_TASK = insert(HUMAN_TASK)
@@ -371,14 +409,13 @@ class Engine:
 
     def _escalate(self, s: Session, inst: Any, spec_name: str) -> None:
         """Mark an open task overdue and tell the next manager up; the task stays open."""
-        tasks = s.execute(
-            select(HumanTask).where(HumanTask.instance_id == inst.id,
-                                    HumanTask.spec_name == spec_name, HumanTask.status == "open")
-        ).scalars().all()
+        tasks = s.execute(_TO_ESCALATE, {"iid": inst.id, "spec": spec_name}).all()
+        if tasks:
+            s.execute(update(HumanTask).where(HumanTask.id.in_([t.id for t in tasks]))
+                      .values(escalated_at=self.now()))
         for task in tasks:
-            task.escalated_at = self.now()
-            holder = task.assignee or task.claimed_by
-            managers = [holder.manager] if holder is not None and holder.manager else []
+            holder = task.holder
+            managers = [task.boss] if task.boss is not None else []
             if not managers:
                 managers = org.members_of(s, HOS_SPQA)
             due = task.due_at.isoformat() if task.due_at else "its deadline"
@@ -600,15 +637,24 @@ class Engine:
                          task.instance_id, task.instance.child_ref)
 
     def claim(self, task_id: int, username: str) -> None:
+        """Take a group task as one's own: one read, one guarded write (a racing claim loses)."""
         with self.transaction() as s:
-            task, me = self._open_task(s, task_id, username)
-            if not task.group_role:
+            conn = s.connection()
+            row = conn.execute(_TASK_TO_CLAIM, {"task_id": task_id, "username": username}).first()
+            if row is None or not row.active or not (
+                    row.assignee_id == row.me or row.claimed_by_id == row.me or row.in_group):
+                raise NotFound("There is no such task for you")
+            if not row.group_role:
                 raise NotAllowed("Only group tasks are claimed")
-            if task.claimed_by_id not in (None, me.id):
-                raise ConcurrentUpdate(f"{task.claimed_by.name} has already claimed this task")  # type: ignore[union-attr]
-            task.claimed_by_id = me.id
-            audit.append(s, self.now(), username, "claimed", {"task": task.name},
-                         task.instance_id, task.instance.child_ref)
+            if row.claimed_by_id not in (None, row.me):
+                raise ConcurrentUpdate(f"{row.claimed_by_name} has already claimed this task")
+            if row.status != "open":
+                raise ConcurrentUpdate(f"'{row.name}' is no longer open.")
+            done = conn.execute(_CLAIM, {"task_id": task_id, "me": row.me})
+            if cast(CursorResult[Any], done).rowcount != 1:
+                raise ConcurrentUpdate("Someone else claimed this task a moment ago.")
+            audit.append(s, self.now(), username, "claimed", {"task": row.name},
+                         row.instance_id, row.child_ref)
 
     def release(self, task_id: int, username: str) -> None:
         with self.transaction() as s:

@@ -92,3 +92,30 @@ def test_qaflow_audit_log_verify_exits_non_zero_on_tampering(engine, audits, dat
     _edit(engine, 2, actor="intruder")
     assert cli.main(["audit-log", "verify"]) == 1
     assert "BROKEN at event 2" in capsys.readouterr().out
+
+
+def test_a_query_of_the_trail_sees_the_events_recorded_before_it_in_the_same_use_case(engine):
+    with engine.transaction() as s:
+        audit.append(s, engine.now(), "cpp1", "viewed", {"page": "audit"}, None, "C-1")
+        seen = s.execute(select(AuditEvent.kind, AuditEvent.actor)
+                         .where(AuditEvent.actor == "cpp1")).all()
+        assert [tuple(r) for r in seen] == [("viewed", "cpp1")]
+    assert _verdict(engine).ok
+
+
+def test_queries_of_other_tables_leave_the_recorded_events_to_one_batch(engine):
+    from sqlalchemy import event
+
+    from engine import org
+
+    statements: list[str] = []
+    with engine.transaction() as s:
+        org.add_person(s, "p1", "Pat One")
+    event.listen(engine.db, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(statement))
+    with engine.transaction() as s:
+        for i in range(3):
+            audit.append(s, engine.now(), "p1", "viewed", {"i": i}, None, "")
+            assert org.person(s, "p1").name == "Pat One"
+    assert sum("INSERT INTO audit_event" in st for st in statements) == 1
+    assert _verdict(engine).ok
