@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql import visitors
 
 from engine.models import AuditEvent, AuditHead
+from engine.prepared import Prepared
 
 T = TypeVar("T")
 GENESIS = "0" * 64
@@ -63,8 +64,8 @@ _HEAD = cast(Table, AuditHead.__table__)
 _TAKE_IDS = (update(_HEAD).where(_HEAD.c.id == 1)
              .values(last_id=_HEAD.c.last_id + bindparam("n", type_=Integer))
              .returning(_HEAD.c.last_id, _HEAD.c.last_hash))
-_INSERT_EVENTS = insert(_EVENTS)
-_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
+_INSERT_EVENTS = Prepared(insert(_EVENTS))
+_SET_HEAD_HASH = Prepared(update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash")))
 
 
 def write_pending(s: Session) -> None:
@@ -88,8 +89,8 @@ def write_pending(s: Session) -> None:
                      "instance_id": instance_id, "child_ref": child_ref, "detail": text,
                      "content_hash": content, "prev_hash": prev, "hash": digest})
         prev = digest
-    conn.execute(_INSERT_EVENTS, rows)
-    conn.execute(_SET_HEAD_HASH, {"hash": prev})
+    _INSERT_EVENTS.execute(conn, rows)
+    _SET_HEAD_HASH.execute(conn, {"hash": prev})
 
 
 @event.listens_for(Session, "before_commit")

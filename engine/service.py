@@ -54,6 +54,7 @@ from engine.models import (
     ProcessVersion,
     ProcessVersionFile,
 )
+from engine.prepared import Prepared
 from engine.roles import AUDITOR, GROUP_ROLES, HOS_SPQA, PARTICIPANT_ROLES, POLICY_OWNER
 from engine.sandbox import Effects
 from engine.timeline import all_tasks, scan, task_due_at, waiting_timers
@@ -83,7 +84,7 @@ _TASK_TO_COMPLETE = (
     .join(INSTANCE, INSTANCE.c.id == HUMAN_TASK.c.instance_id)
     .join(Person, Person.username == bindparam("username"))
     .where(HUMAN_TASK.c.id == bindparam("task_id")))
-_MARK_COMPLETED = (
+_MARK_COMPLETED = Prepared(
     update(HUMAN_TASK).where(HUMAN_TASK.c.id == bindparam("task_id"), HUMAN_TASK.c.status == "open")
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"),
             draft=None))
@@ -115,14 +116,15 @@ _TO_ESCALATE = (
            HumanTask.status == "open").order_by(HumanTask.id))
 _OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
     HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
-_INSERT_TASK = insert(HUMAN_TASK)
+_INSERT_TASK = Prepared(insert(HUMAN_TASK))
 _ANY_DUE = select(INSTANCE.c.id).where(INSTANCE.c.status == "running",
                                        INSTANCE.c.next_timer_at <= bindparam("now")).limit(1)
 # SET takes the columns named in the parameters; the WHERE is the optimistic lock.
-_SAVE_INSTANCE = update(INSTANCE).where(INSTANCE.c.id == bindparam("iid"),
-                                        INSTANCE.c.version == bindparam("read_version"))
-_SAVE_WHOLE = update(INSTANCE_STATE).where(INSTANCE_STATE.c.instance_id == bindparam("iid"))
-_INSERT_WHOLE = insert(INSTANCE_STATE).values(instance_id=bindparam("iid"))
+_SAVE_INSTANCE = Prepared(update(INSTANCE).where(INSTANCE.c.id == bindparam("iid"),
+                                                 INSTANCE.c.version == bindparam("read_version")))
+_SAVE_WHOLE = Prepared(update(INSTANCE_STATE).where(
+    INSTANCE_STATE.c.instance_id == bindparam("iid")))
+_INSERT_WHOLE = Prepared(insert(INSTANCE_STATE).values(instance_id=bindparam("iid")))
 _STORED = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
            .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
            .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
@@ -350,7 +352,7 @@ class Engine:
             s.flush()  # the ORM's own pending changes to this row go first, under its version
         whole, values["state_delta"] = spiff.state_to_save(wf)
         conn = s.connection()
-        saved = conn.execute(_SAVE_INSTANCE, {"iid": inst.id, "read_version": inst.version,
+        saved = _SAVE_INSTANCE.execute(conn, {"iid": inst.id, "read_version": inst.version,
                                               "version": inst.version + 1, **values})
         if cast(CursorResult[Any], saved).rowcount != 1:
             raise ConcurrentUpdate(
@@ -358,8 +360,8 @@ class Engine:
                 "lost: reload the page to see the latest and try again.")
         if whole is not None:  # else it stays as it is: only the changes since were written
             # A new audit's first whole state is its first: inserted, not updated.
-            conn.execute(_INSERT_WHOLE if wf.__dict__.pop(_NEW, False) else _SAVE_WHOLE,
-                         {"iid": inst.id, "state": whole})
+            (_INSERT_WHOLE if wf.__dict__.pop(_NEW, False) else _SAVE_WHOLE).execute(
+                conn, {"iid": inst.id, "state": whole})
             if isinstance(inst, Instance) and "whole" in inst.__dict__:
                 set_committed_value(inst.__dict__["whole"], "state", whole)
         values["version"] = inst.version + 1
@@ -503,7 +505,7 @@ class Engine:
                 "created_at": now, "completed_at": None, "completed_by_id": None, "draft": None,
             })
         if rows:
-            conn.execute(_INSERT_TASK, rows)
+            _INSERT_TASK.execute(conn, rows)
         wf.__dict__[_OPEN_ROWS] = still_open
 
     # -- use cases --------------------------------------------------------------------------
@@ -618,7 +620,7 @@ class Engine:
                 spiff_task.run()
             except spiff.SpiffWorkflowException as exc:
                 raise ProcessFailed(spiff.explain(exc)) from exc
-            done = conn.execute(_MARK_COMPLETED, {"task_id": task_id, "at": self.now(), "by": me_id})
+            done = _MARK_COMPLETED.execute(conn, {"task_id": task_id, "at": self.now(), "by": me_id})
             if cast(CursorResult[Any], done).rowcount != 1:
                 raise ConcurrentUpdate(f"'{row.name}' was completed by someone else a moment ago.")
             wf.__dict__.get(_OPEN_ROWS, {}).pop(row.task_uuid, None)
