@@ -175,19 +175,24 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def parts(self, workflow) -> dict[str, tuple[str, list[tuple[Any, str]]]]:  # type: ignore[no-untyped-def]
-        """Each workflow's head (its JSON without the tasks) and its tasks' JSON fragments
-        (`"id":{...}`) in order, keyed "" for the top workflow and by task id for subprocesses.
-        The JSON of tasks that finished, and cannot change, is reused from earlier calls."""
+    def parts(self, workflow, skip: dict[str, dict[int, Any]] | None = None  # type: ignore[no-untyped-def]
+              ) -> dict[str, tuple[str, list[tuple[Any, str]], int]]:
+        """Each workflow's head (its JSON without the tasks), its tasks' JSON fragments
+        (`"id":{...}`) in order and how many it skipped, keyed "" for the top workflow and by
+        task id for subprocesses. Tasks in `skip` (per workflow, by id(task)) are left out, only
+        counted; the JSON of tasks that finished, and cannot change, is reused from earlier calls."""
         # Keyed by id(task) (cheaper than hashing a UUID); the entry keeps the task itself, so a
         # recycled id never matches a different task.
         cache: dict[int, tuple[Any, float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
         convert, convert_task = self.registry.convert, self.registry.convert
         dumps = _dumps
 
-        def tasks(wf) -> list[tuple[Any, str]]:  # type: ignore[no-untyped-def]
-            out = []
+        def tasks(wf, skipping: dict[int, Any]) -> tuple[list[tuple[Any, str]], int]:  # type: ignore[no-untyped-def]
+            out, skipped = [], 0
             for tid, task in wf.tasks.items():
+                if skipping and skipping.get(id(task)) is task:
+                    skipped += 1
+                    continue
                 hit = cache.get(id(task))
                 if hit is not None and hit[0] is task and hit[1] == task.last_state_change and (
                         task._state & _FINISHED or not task.data and not task.internal_data):
@@ -199,7 +204,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                         task._state & _PREDICTED and not task.data and not task.internal_data):
                     cache[id(task)] = (task, task.last_state_change, text)
                 out.append((task, text))
-            return out
+            return out, skipped
 
         def head(wf, extra: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
             return dumps({
@@ -209,13 +214,15 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                 **extra,
             })
 
+        skip = skip or {}
         found = {"": (head(workflow, {"bpmn_events": convert(workflow.bpmn_events)}),
-                      tasks(workflow))}
+                      *tasks(workflow, skip.get("", {})))}
         for tid, sp in workflow.subprocesses.items():
-            found[str(tid)] = (head(sp, {"parent_task_id": str(sp.parent_task_id),
-                                         "spec": sp.spec.name,
-                                         "typename": self.registry.typenames[type(sp)]}),
-                               tasks(sp))
+            key = str(tid)
+            found[key] = (head(sp, {"parent_task_id": str(sp.parent_task_id),
+                                    "spec": sp.spec.name,
+                                    "typename": self.registry.typenames[type(sp)]}),
+                          *tasks(sp, skip.get(key, {})))
         return found
 
     def from_dict(self, dct):  # type: ignore[no-untyped-def]
@@ -242,8 +249,8 @@ _BASE = "_qaflow_saved_whole"
 DELTA_SHARE = 0.25
 
 
-def _whole(parts: dict[str, tuple[str, list[tuple[Any, str]]]]) -> str:
-    def one(head: str, tasks: list[tuple[Any, str]]) -> str:
+def _whole(parts: dict[str, tuple[str, list[tuple[Any, str]], int]]) -> str:
+    def one(head: str, tasks: list[tuple[Any, str]], _skipped: int) -> str:
         return head[:-1] + ',"tasks":{' + ",".join(text for _, text in tasks) + "}}"
 
     top = one(*parts[""])
@@ -265,27 +272,36 @@ def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
     state, never a chain), so a stored row is its `state` with at most one change set applied.
     A workflow rebuilt from storage knows no whole state of its own and writes one.
     """
-    parts = _converter.parts(workflow)
     base = workflow.__dict__.get(_BASE)
     if base is not None:
-        delta = _changes(parts, base[0])
-        if len(delta) <= base[1] * DELTA_SHARE:
+        # Tasks that had finished when the whole state was stored are in it as they are now:
+        # only the others are looked at.
+        delta = _changes(_converter.parts(workflow, {key: was[2] for key, was in base[0].items()}),
+                         base[0])
+        if delta is not None and len(delta) <= base[1] * DELTA_SHARE:
             return None, delta
+    parts = _converter.parts(workflow)
     whole = _whole(parts)
-    workflow.__dict__[_BASE] = (
-        {key: (head, {id(task): (task, text) for task, text in tasks})
-         for key, (head, tasks) in parts.items()}, len(whole))
+    workflow.__dict__[_BASE] = ({
+        key: (head,
+              {id(task): (task, text) for task, text in tasks if not task._state & _FINISHED},
+              {id(task): task for task, _ in tasks if task._state & _FINISHED})
+        for key, (head, tasks, _) in parts.items()}, len(whole))
     return whole, None
 
 
-def _changes(parts: dict[str, tuple[str, list[tuple[Any, str]]]],
-             base: dict[str, tuple[str, dict[int, tuple[Any, str]]]]) -> str:
-    """The change set from `base` to `parts`: per workflow its head if changed, the tasks that
-    are new or changed (in their order), the ids of tasks gone; and subprocesses gone."""
+def _changes(parts: dict[str, tuple[str, list[tuple[Any, str]], int]],
+             base: dict[str, tuple[str, dict[int, tuple[Any, str]], dict[int, Any]]]) -> str | None:
+    """The change set from `base` to `parts` (which left out the tasks `base` holds finished):
+    per workflow its head if changed, the tasks that are new or changed (in their order), the
+    ids of tasks gone; and subprocesses gone. None if a finished task has gone (unheard of:
+    the whole state is written instead)."""
     workflows = []
-    for key, (head, tasks) in parts.items():
+    for key, (head, tasks, skipped) in parts.items():
         was = base.get(key)
-        was_head, was_tasks = was if was is not None else ("", {})
+        was_head, was_tasks, settled = was if was is not None else ("", {}, {})
+        if skipped < len(settled):
+            return None
         changed, kept = [], 0
         for task, text in tasks:
             old = was_tasks.get(id(task))
