@@ -77,10 +77,12 @@ class Checkpointer:
     thread. After a commit the thread waits `delay` seconds for more to gather, then runs a
     PASSIVE checkpoint, which never blocks readers or writers; what a reader still needs is
     copied next time. The log file is truncated back to `keep_bytes` once it has been copied.
+    The thread ends after `idle` seconds without a commit; the next commit starts another.
     """
 
-    def __init__(self, path: str, delay: float = 0.2, keep_bytes: int = 64 * 1024 * 1024):
-        self.path, self.delay, self.keep_bytes = path, delay, keep_bytes
+    def __init__(self, path: str, delay: float = 0.2, keep_bytes: int = 64 * 1024 * 1024,
+                 idle: float = 60.0):
+        self.path, self.delay, self.keep_bytes, self.idle = path, delay, keep_bytes, idle
         self.checkpoints = 0
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -113,7 +115,8 @@ class Checkpointer:
     def _run(self) -> None:
         wake = self._wake
         while True:
-            wake.wait()
+            if not wake.wait(self.idle):
+                return
             wake.clear()
             time.sleep(self.delay)  # let the commits of the next moments gather
             try:

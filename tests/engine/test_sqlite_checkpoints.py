@@ -36,3 +36,33 @@ def test_commits_leave_checkpoints_to_the_checkpointer(tmp_path: Path, clock: Fr
 def test_engines_on_one_file_share_one_checkpointer(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
     assert checkpointer_for(str(path)) is checkpointer_for(str(tmp_path / "." / "shared.sqlite"))
+
+
+def test_an_idle_checkpointer_ends_its_thread_and_the_next_commit_starts_another(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from engine.db import Checkpointer
+
+    path = tmp_path / "idle.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (x)")
+    checkpointer = Checkpointer(str(path), delay=0.01, idle=0.2)
+
+    def commit_and_wait(expected: int) -> None:
+        conn.execute("INSERT INTO t VALUES (1)")
+        checkpointer.nudge()
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.checkpoints == expected
+
+    commit_and_wait(1)
+    first = checkpointer._thread
+    assert first is not None
+    first.join(timeout=5)
+    assert not first.is_alive(), "an idle checkpointer keeps no thread"
+    commit_and_wait(2)
+    assert checkpointer._thread is not first
+    conn.close()
