@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine as SqlEngine
@@ -54,6 +53,9 @@ def make_db(url: str | None = None) -> SqlEngine:
         if path and path != ":memory:":
             checkpointer = checkpointer_for(path)
             event.listen(db, "commit", lambda _conn: checkpointer.nudge())
+            # Disposed (a test's or a bench's database about to be removed): no checkpoint may
+            # start on the file after this, nor be under way.
+            event.listen(db, "engine_disposed", lambda _engine: checkpointer.stop())
         return db
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -77,7 +79,8 @@ class Checkpointer:
     thread. After a commit the thread waits `delay` seconds for more to gather, then runs a
     PASSIVE checkpoint, which never blocks readers or writers; what a reader still needs is
     copied next time. The log file is truncated back to `keep_bytes` once it has been copied.
-    The thread ends after `idle` seconds without a commit; the next commit starts another.
+    The thread ends after `idle` seconds without a commit, or when the engine is disposed; the
+    next commit starts another.
     """
 
     def __init__(self, path: str, delay: float = 0.2, keep_bytes: int = 64 * 1024 * 1024,
@@ -88,6 +91,7 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def nudge(self) -> None:
         """Note a commit; start the thread in this process (a forked web worker has none yet)."""
@@ -96,14 +100,25 @@ class Checkpointer:
                 if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                     self._pid = os.getpid()
                     self._wake = threading.Event()
+                    self._stopping = threading.Event()
                     self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint",
                                                     daemon=True)
                     self._thread.start()
         self._wake.set()
 
+    def stop(self) -> None:
+        """End the thread, waiting for a checkpoint under way to finish."""
+        thread, stopping = self._thread, self._stopping
+        stopping.set()
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+
     def checkpoint(self) -> tuple[int, int, int]:
         """Run one PASSIVE checkpoint now: (busy, pages in the log, pages copied)."""
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # mode=rw: a database file that has gone is an error here, never created afresh.
+        conn = sqlite3.connect(Path(self.path).as_uri() + "?mode=rw", timeout=30,
+                               isolation_level=None, uri=True)
         try:
             conn.execute(f"PRAGMA journal_size_limit={self.keep_bytes}")
             busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -113,12 +128,13 @@ class Checkpointer:
         return busy, log, copied
 
     def _run(self) -> None:
-        wake = self._wake
+        wake, stopping = self._wake, self._stopping
         while True:
-            if not wake.wait(self.idle):
+            if not wake.wait(self.idle) or stopping.is_set():
                 return
             wake.clear()
-            time.sleep(self.delay)  # let the commits of the next moments gather
+            if stopping.wait(self.delay):  # let the commits of the next moments gather
+                return
             try:
                 self.checkpoint()
             except sqlite3.Error:

@@ -66,3 +66,21 @@ def test_an_idle_checkpointer_ends_its_thread_and_the_next_commit_starts_another
     commit_and_wait(2)
     assert checkpointer._thread is not first
     conn.close()
+
+
+def test_a_disposed_engine_leaves_no_checkpoint_running_and_creates_no_file(
+        tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / "gone.sqlite"
+    engine = Engine(f"sqlite:///{path}", clock=clock)
+    engine.create_schema()
+    with engine.transaction() as s:
+        org.add_person(s, "p1", "Pat One")
+    engine.db.dispose()  # a checkpoint was due 0.2 s after that commit
+    checkpointer = checkpointer_for(str(path))
+    assert checkpointer._thread is None or not checkpointer._thread.is_alive()
+    for name in ("gone.sqlite", "gone.sqlite-wal", "gone.sqlite-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    checkpointer.nudge()  # as a late commit would: the file has gone, so nothing is made
+    time.sleep(checkpointer.delay + 0.3)
+    assert list(tmp_path.iterdir()) == []
+    checkpointer.stop()
