@@ -175,17 +175,20 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def parts(self, workflow, skip: dict[str, dict[int, Any]] | None = None  # type: ignore[no-untyped-def]
+    def parts(self, workflow, skip: dict[str, dict[int, Any]] | None = None,  # type: ignore[no-untyped-def]
+              fresh: dict[int, tuple[Any, str]] | None = None
               ) -> dict[str, tuple[str, list[tuple[Any, str]], int]]:
         """Each workflow's head (its JSON without the tasks), its tasks' JSON fragments
         (`"id":{...}`) in order and how many it skipped, keyed "" for the top workflow and by
         task id for subprocesses. Tasks in `skip` (per workflow, by id(task)) are left out, only
-        counted; the JSON of tasks that finished, and cannot change, is reused from earlier calls."""
+        counted; the JSON of tasks that finished, and cannot change, is reused from earlier calls,
+        and that of the others from `fresh`, which collects it (for a second call, unchanged
+        workflow, same moment)."""
         # Keyed by id(task) (cheaper than hashing a UUID); the entry keeps the task itself, so a
         # recycled id never matches a different task.
         cache: dict[int, tuple[Any, float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
-        convert, convert_task = self.registry.convert, self.registry.convert
-        dumps = _dumps
+        convert, dumps = self.registry.convert, _dumps
+        made: dict[int, tuple[Any, str]] = {} if fresh is None else fresh
 
         def tasks(wf, skipping: dict[int, Any]) -> tuple[list[tuple[Any, str]], int]:  # type: ignore[no-untyped-def]
             out, skipped = [], 0
@@ -198,7 +201,12 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                         task._state & _FINISHED or not task.data and not task.internal_data):
                     out.append((task, hit[2]))
                     continue
-                text = f'"{tid}":' + dumps(convert_task(task))
+                again = made.get(id(task))
+                if again is not None and again[0] is task:
+                    out.append(again)
+                    continue
+                text = f'"{tid}":' + dumps(convert(task))
+                made[id(task)] = (task, text)
                 # Finished tasks never change again; predicted ones change only with their state.
                 if task._state & _FINISHED or (
                         task._state & _PREDICTED and not task.data and not task.internal_data):
@@ -273,14 +281,15 @@ def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
     A workflow rebuilt from storage knows no whole state of its own and writes one.
     """
     base = workflow.__dict__.get(_BASE)
+    fresh: dict[int, tuple[Any, str]] = {}  # JSON made for the change set, reused by the whole
     if base is not None:
         # Tasks that had finished when the whole state was stored are in it as they are now:
         # only the others are looked at.
-        delta = _changes(_converter.parts(workflow, {key: was[2] for key, was in base[0].items()}),
-                         base[0])
+        delta = _changes(_converter.parts(workflow, {key: was[2] for key, was in base[0].items()},
+                                          fresh), base[0])
         if delta is not None and len(delta) <= base[1] * DELTA_SHARE:
             return None, delta
-    parts = _converter.parts(workflow)
+    parts = _converter.parts(workflow, fresh=fresh)
     whole = _whole(parts)
     workflow.__dict__[_BASE] = ({
         key: (head,
