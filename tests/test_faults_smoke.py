@@ -47,7 +47,8 @@ def test_a_short_faults_run_loses_and_duplicates_nothing() -> None:
         run = subprocess.run(
             [sys.executable, "bench/faults.py", "--database-url",
              f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}", "--duration", "10",
-             "--seed", "11", "--timers", "10", "--initial-audits", "3", "--kill", "web",
+             "--seed", "11", "--min-completions", "3", "--timers", "10", "--initial-audits", "3",
+             "--kill", "web",
              "--kill-every", "4", "--postgres-fault", "terminate", "--cut-db-mid-send", "1",
              "--smtp-outage", "0", "--outage-hours", "1"],
             cwd=ROOT, capture_output=True, text=True, timeout=300)
