@@ -6,7 +6,8 @@ nothing to do costs one round trip a wake-up, however many audits are waiting.
 
 On PostgreSQL the worker also LISTENs on `qaflow_worker`: triggers (migration 0005) NOTIFY
 it when a transaction gives an audit an earlier timer or queues a notification, so work another
-process creates while the worker sleeps is done at once rather than at the next minute. On
+process creates while the worker sleeps is done at once rather than at the next minute; the
+notification names the schema (migration 0008), and only one in the worker's own wakes it. On
 SQLite it wakes at the earliest due time it knows of, and at least once a minute.
 """
 
@@ -68,6 +69,8 @@ class _Listener:
         pooled.detach()  # held for the worker's life, never returned to the pool
         self.conn.rollback()
         self.conn.autocommit = True
+        # Only work in our own schema wakes us (migration 0008); '' is from before it.
+        self.woken_by = {"", self.conn.execute("SELECT current_schema()").fetchone()[0]}
         self.conn.execute(f"LISTEN {CHANNEL}")
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:
@@ -77,10 +80,11 @@ class _Listener:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if any(True for _ in self.conn.notifies(timeout=min(left, STOP_CHECK), stop_after=1)):
-                for _ in self.conn.notifies(timeout=0):  # one wake-up for a burst
-                    pass
-                return
+            first = list(self.conn.notifies(timeout=min(left, STOP_CHECK), stop_after=1))
+            if first:
+                burst = first + list(self.conn.notifies(timeout=0))  # one wake-up for a burst
+                if any(n.payload in self.woken_by for n in burst):
+                    return
 
     def close(self) -> None:
         try:

@@ -96,3 +96,23 @@ def test_on_sqlite_the_worker_runs_and_stops_without_listening(engine, database_
         pytest.skip("the SQLite path")
     assert worker._listener is None
     assert notify.deliver_pending(engine) == 0
+
+
+def test_mail_queued_in_another_schema_of_the_database_does_not_wake_the_worker(
+        engine, database_url, worker, sent, make_empty_database, clock):
+    """NOTIFY is database-wide; a council in another schema must not wake this one's worker."""
+    _postgres_only(database_url)
+    with make_empty_database("postgresql", "neighbour") as url:
+        neighbour = Engine(url, clock=clock)
+        neighbour.create_schema()
+        try:
+            with neighbour.transaction() as s:
+                neighbours = [org.add_person(s, "cpp9", "Nia Cole", roles=(CPP,))]
+                neighbour.tell(s, neighbours, "Their register was imported", "3 children")
+            passes = worker.sleeps
+            assert not _within(1.5, lambda: worker.sleeps > passes), "woken by another schema"
+        finally:
+            neighbour.db.dispose()
+    with engine.transaction() as s:
+        engine.tell(s, [org.add_person(s, "cpp8", "Cy Park", roles=(CPP,))], "Ours", "2 children")
+    assert _within(5, lambda: sent == ["Ours"])
