@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+TEST_WORKERS ?= 2
 
 .PHONY: run test install assets db demo worker lint bench clean
 
@@ -37,7 +38,7 @@ worker: install
 	$(BIN)/qaflow worker
 
 test: install assets
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check engine webui tests features bench securitytests conftest.py
