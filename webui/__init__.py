@@ -4,16 +4,40 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask.templating import Environment
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from engine import Engine
 from webui import current, schemaform, security, timefmt
 from webui.extensions import csrf
+
+
+class _Globals(ChainMap[str, Any]):
+    """A template's globals (its own over the environment's) whose keys are a set.
+
+    At every `{% import %}` Jinja subtracts the imported template's global names from the
+    context's (`Template._get_default_module`); through ChainMap's keys view that was a
+    Python-level lookup per name, per map: a fifth of a short page's time, as GOV.UK Frontend's
+    macros import others. A set of the same names, made at each call, keeps the same meaning.
+    """
+
+    def keys(self) -> set[str]:  # type: ignore[override]
+        return set().union(*self.maps)
+
+
+class _Environment(Environment):
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return _Globals(d if d is not None else {}, self.globals)
+
+
+class _App(Flask):
+    jinja_environment = _Environment
 
 
 def _settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -36,7 +60,7 @@ def _settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the web app; `config` overrides settings read from the environment."""
-    app = Flask(__name__)
+    app = _App(__name__)
     app.config.update(_settings(config))
     if not app.config["SECRET_KEY"]:
         if not (app.config["DEMO"] or app.config.get("TESTING") or app.debug):
