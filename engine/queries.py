@@ -174,24 +174,31 @@ def _sorted(rows: list[TaskRow]) -> list[TaskRow]:
 
 
 def _task_rows(s: Session, me: Person, now: datetime, *criteria: Any) -> list[TaskRow]:
-    """Select just the columns a task list shows: no workflow state, no ORM objects per row."""
-    holder = aliased(Person)
-    rows = s.execute(
+    """Select just the columns a task list shows: no workflow state, no ORM objects per row.
+
+    The holder is me on every row of my list and nobody on the group list; names of anyone
+    else (a task assigned to another and claimed by me) are read apart, when there are any,
+    rather than joining the person table to every row.
+    """
+    rows = s.connection().execute(
         select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at,
                HumanTask.escalated_at, HumanTask.group_role, HumanTask.claimed_by_id,
                Instance.id, Instance.child_ref, Instance.child_status, Instance.audit_type,
-               ProcessVersion.name, holder.name)
+               ProcessVersion.name, func.coalesce(HumanTask.assignee_id, HumanTask.claimed_by_id))
         .join(Instance, HumanTask.instance_id == Instance.id)
         .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
-        .outerjoin(holder, holder.id == func.coalesce(HumanTask.assignee_id,
-                                                        HumanTask.claimed_by_id))
         .where(HumanTask.status == "open", *criteria)
     ).all()
+    names = {me.id: me.name}
+    others = {r[12] for r in rows if r[12] is not None and r[12] != me.id}
+    if others:
+        names.update((r[0], r[1]) for r in s.connection().execute(
+            select(Person.id, Person.name).where(Person.id.in_(others))))
     return _sorted([
         TaskRow(id=r[0], name=r[1], audit_id=r[7], child_ref=r[8], child_status=r[9],
                 audit_type=r[10], process_name=r[11], role=r[2], due_at=r[3],
                 overdue=r[4] is not None or (r[3] is not None and r[3] < now),
-                group_role=r[5], holder=r[12] or f"{r[5]} (not claimed yet)",
+                group_role=r[5], holder=names.get(r[12]) or f"{r[5]} (not claimed yet)",
                 claimed_by_me=r[6] == me.id)
         for r in rows
     ])

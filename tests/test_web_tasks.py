@@ -7,10 +7,10 @@ import re
 from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from engine import Engine
-from engine.models import AuditEvent, HumanTask
+from engine import Engine, queries
+from engine.models import AuditEvent, HumanTask, Person
 from tests.conftest import open_task
 
 
@@ -239,3 +239,17 @@ def test_people_outside_the_group_cannot_claim(client: FlaskClient, auth, to_aud
     assert "Moderate the audit" not in client.get("/tasks/group").text
     assert client.post(f"/tasks/{task_id}/claim").status_code == 404
     assert client.post(f"/tasks/{task_id}/release").status_code == 404
+
+
+def test_each_list_names_who_holds_the_task(auth, to_audit_tool, web_engine: Engine) -> None:
+    task_id = _to_moderation(web_engine, to_audit_tool)
+    assert [t.holder for t in queries.group_tasks(web_engine, "cpp.carla")
+            if t.id == task_id] == ["CPP (not claimed yet)"]
+    web_engine.claim(task_id, "cpp.chris")
+    assert {t.holder for t in queries.my_tasks(web_engine, "cpp.chris")} == {"Chris Evans"}
+    # A task held by someone else that I have claimed (not made by the app today) names them.
+    with web_engine.transaction() as s:
+        aisha = s.execute(select(Person.id).where(Person.username == "aud.aisha")).scalar_one()
+        s.execute(update(HumanTask).where(HumanTask.id == task_id).values(assignee_id=aisha))
+    assert [t.holder for t in queries.my_tasks(web_engine, "cpp.chris")
+            if t.id == task_id] == ["Aisha Bello"]
