@@ -81,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals.update(
         error_items=schemaform.error_items,
         deadline_words=lambda due, overdue=False: timefmt.deadline_words(
-            due, current.engine().now(), overdue))
+            due, current.now(), overdue))
     app.before_request(current.load_person)
     security.init_app(app)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -18,6 +19,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def engine() -> Engine:
     """Return the app's one Engine."""
     return cast(Engine, current_app.extensions["qaflow"])
+
+
+def now() -> datetime:
+    """The engine's time, read once per request: every deadline on a page is against the same
+    moment (a long task list asked the clock once a row)."""
+    if "now" not in g:
+        g.now = engine().now()
+    return cast(datetime, g.now)
 
 
 def me() -> Me:

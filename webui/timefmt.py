@@ -16,7 +16,10 @@ def date_words(when: datetime | None) -> str:
     """Return e.g. 'Monday 22 December 2025'."""
     if when is None:
         return ""
-    local = london(when)
+    return _date_words(london(when))
+
+
+def _date_words(local: datetime) -> str:
     return f"{local:%A} {local.day} {local:%B %Y}"
 
 
@@ -24,7 +27,8 @@ def datetime_words(when: datetime | None) -> str:
     """Return e.g. '12:00 on Monday 22 December 2025'."""
     if when is None:
         return ""
-    return f"{london(when):%H:%M} on {date_words(when)}"
+    local = london(when)
+    return f"{local:%H:%M} on {_date_words(local)}"
 
 
 def deadline_words(due: datetime | None, now: datetime, overdue: bool = False) -> str:
