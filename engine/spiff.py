@@ -180,26 +180,30 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
               ) -> dict[str, tuple[str, list[tuple[Any, str]], int]]:
         """Each workflow's head (its JSON without the tasks), its tasks' JSON fragments
         (`"id":{...}`) in order and how many it skipped, keyed "" for the top workflow and by
-        task id for subprocesses. Tasks in `skip` (per workflow, by id(task)) are left out, only
-        counted; the JSON of tasks that finished, and cannot change, is reused from earlier calls,
-        and that of the others from `fresh`, which collects it (for a second call, unchanged
+        task id for subprocesses. Tasks in `skip` (per workflow, by id(task): the task and its
+        children then) are left out, only counted, while their children are the same; the JSON
+        of tasks that have not changed since an earlier call (see below) is reused from it, and
+        that of the others from `fresh`, which collects it (for a second call, unchanged
         workflow, same moment)."""
         # Keyed by id(task) (cheaper than hashing a UUID); the entry keeps the task itself, so a
         # recycled id never matches a different task.
-        cache: dict[int, tuple[Any, float, str]] = workflow.__dict__.setdefault("_qaflow_json", {})
+        cache: dict[int, tuple[Any, float, list[Any], tuple[str, ...] | None, str]] = \
+            workflow.__dict__.setdefault("_qaflow_json", {})
         convert, dumps = self.registry.convert, _dumps
         made: dict[int, tuple[Any, str]] = {} if fresh is None else fresh
 
         def tasks(wf, skipping: dict[int, Any]) -> tuple[list[tuple[Any, str]], int]:  # type: ignore[no-untyped-def]
             out, skipped = [], 0
             for tid, task in wf.tasks.items():
-                if skipping and skipping.get(id(task)) is task:
+                was = skipping.get(id(task)) if skipping else None
+                if was is not None and was[0] is task and was[1] == task._children:
                     skipped += 1
                     continue
                 hit = cache.get(id(task))
-                if hit is not None and hit[0] is task and hit[1] == task.last_state_change and (
-                        task._state & _FINISHED or not task.data and not task.internal_data):
-                    out.append((task, hit[2]))
+                if hit is not None and hit[0] is task and hit[1] == task.last_state_change \
+                        and hit[2] == task._children and (
+                            task._state & _FINISHED or hit[3] is not None and hit[3] == _bare(task)):
+                    out.append((task, hit[4]))
                     continue
                 again = made.get(id(task))
                 if again is not None and again[0] is task:
@@ -207,10 +211,15 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                     continue
                 text = f'"{tid}":' + dumps(convert(task))
                 made[id(task)] = (task, text)
-                # Finished tasks never change again; predicted ones change only with their state.
-                if task._state & _FINISHED or (
-                        task._state & _PREDICTED and not task.data and not task.internal_data):
-                    cache[id(task)] = (task, task.last_state_change, text)
+                # A finished task changes only when it gains a child (an event subprocess
+                # triggered under the start); a predicted one with no data only with its state,
+                # its children or the names in its parent's data.
+                if task._state & _FINISHED:
+                    cache[id(task)] = (task, task.last_state_change, list(task._children), None,
+                                       text)
+                elif task._state & _PREDICTED and (names := _bare(task)) is not None:
+                    cache[id(task)] = (task, task.last_state_change, list(task._children), names,
+                                       text)
                 out.append((task, text))
             return out, skipped
 
@@ -243,6 +252,16 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+
+def _bare(task: Any) -> tuple[str, ...] | None:
+    """For a task with no data of its own, the names in its parent's data; None for a task with
+    data. A task's data is stored as its changes from its parent's, so a task with none stores
+    its parent's names as deletions: its JSON changes when they do, though the task has not."""
+    if task.data or task.internal_data:
+        return None
+    parent = task.parent
+    return tuple(parent.data) if parent is not None else ()
 
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
@@ -294,17 +313,19 @@ def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
     workflow.__dict__[_BASE] = ({
         key: (head,
               {id(task): (task, text) for task, text in tasks if not task._state & _FINISHED},
-              {id(task): task for task, _ in tasks if task._state & _FINISHED})
+              {id(task): (task, list(task._children)) for task, _ in tasks
+               if task._state & _FINISHED})
         for key, (head, tasks, _) in parts.items()}, len(whole))
     return whole, None
 
 
 def _changes(parts: dict[str, tuple[str, list[tuple[Any, str]], int]],
-             base: dict[str, tuple[str, dict[int, tuple[Any, str]], dict[int, Any]]]) -> str | None:
+             base: dict[str, tuple[str, dict[int, tuple[Any, str]], dict[int, tuple[Any, list[Any]]]]]
+             ) -> str | None:
     """The change set from `base` to `parts` (which left out the tasks `base` holds finished):
     per workflow its head if changed, the tasks that are new or changed (in their order), the
-    ids of tasks gone; and subprocesses gone. None if a finished task has gone (unheard of:
-    the whole state is written instead)."""
+    ids of tasks gone; and subprocesses gone. None if a task `base` holds finished has gone or
+    gained a child (an event subprocess triggered): the whole state is written instead."""
     workflows = []
     for key, (head, tasks, skipped) in parts.items():
         was = base.get(key)
@@ -406,6 +427,34 @@ def state_for_reading(text: str, spec: Any, subprocess_specs: dict[str, Any],
     """
     return _StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(
         stored_state(text, delta))
+
+
+def task_data(state: str, delta: str | None, task_id: str) -> dict[str, Any] | None:
+    """The data one task sees, read from the stored state without rebuilding the workflow (None
+    if no task has that id): what SpiffWorkflow's converter gives the task on restoring it.
+
+    A task stores its data as the changes from its parent's (`delta`: updates and deletions), or
+    whole where it has no parent or was stored before deltas; so its data is the nearest whole
+    one down its line of ancestors with each one's changes applied in turn.
+    """
+    doc = stored_state(state, delta)
+    for wf in (doc, *doc.get("subprocesses", {}).values()):
+        tasks = wf["tasks"]
+        if task_id in tasks:
+            break
+    else:
+        return None
+    line = [tasks[task_id]]
+    while line[-1].get("delta") and line[-1]["parent"] in tasks:
+        line.append(tasks[line[-1]["parent"]])
+    restore = _registry.restore
+    data: dict[str, Any] = restore(line[-1]["data"])
+    for stored in reversed(line[:-1]):
+        changes = stored["delta"]
+        data = {**data, **restore(changes.get("updates", {}))}
+        for key in changes.get("deletions", ()):
+            data.pop(key, None)
+    return data
 
 
 def explain(exc: Exception) -> str:

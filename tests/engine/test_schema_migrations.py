@@ -23,6 +23,8 @@ def test_0007_moves_each_state_to_its_own_table_and_back_keeping_the_changes(
     live.deploy(Bundle.from_paths([PROCESSES]), "policy")
     driver = AuditDriver(live, clock)
     driver.allocate("DUD-9", "CIN")
+    # A concern raised makes the state big enough beside a step's changes to store only those.
+    live.raise_safety_concern(driver.instance_id, "auditor", "Not seen alone")
     steps = iter(STEPS)
     with live.db.connect() as conn:
         for name in steps:

@@ -39,6 +39,14 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
         pd = engine.definition_of(s, inst.process_version_id)
         rebuilt = spiff.state_from_json(inst.state, pd.spec, pd.subprocess_specs, inst.state_delta)
         assert json.loads(spiff.state_to_json(rebuilt)) == stored
+        # SpiffWorkflow's own serialisation of the live workflow is what is stored (a task's
+        # data is stored as its changes from its parent's: a task waiting ahead stores none).
+        assert stored == json.loads(spiff._dumps(spiff._converter.to_dict(live)))
+        # Each task's data read from the stored JSON alone is the data the task holds.
+        for wf in (live, *live.subprocesses.values()):
+            for task in wf.tasks.values():
+                assert spiff.task_data(inst.state, inst.state_delta, str(task.id)) == task.data
+        assert spiff.task_data(inst.state, inst.state_delta, "no-such-task") is None
         return stored, "changes" if inst.state_delta else "whole"
 
 
@@ -71,6 +79,8 @@ def test_a_workflow_rebuilt_from_storage_stores_itself_whole_again(live_engine, 
     live_engine.deploy(Bundle.from_paths([PROCESSES]), "policy")
     driver = AuditDriver(live_engine, clock)
     driver.allocate("DUD-8", "CIN")
+    # A concern raised makes the state big enough beside a step's changes to store only those.
+    live_engine.raise_safety_concern(driver.instance_id, "auditor", "Not seen alone")
     steps = iter([("Activity_ArrangeMeeting", {}), ("Activity_UpdateChildFile", {}),
                   ("Activity_UndertakeAuditTogether", {}), ("Activity_ObtainFamilyFeedback", {}),
                   ("Activity_CompleteAuditTool", {"grade": "Inadequate",
