@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, forms, org, spiff
@@ -135,14 +135,16 @@ def _me(s: Session, username: str) -> Person:
     return person
 
 
+_WHOAMI = (select(Person.name, PersonRole.role)
+           .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+           .where(Person.username == bindparam("username"), Person.active.is_(True)))
+
+
 def whoami(engine: Engine, username: str) -> Me | None:
     """Return the signed-in person's name and roles, or None if they no longer may sign in."""
-    # Every request asks this first: one round trip, plain rows, no ORM objects.
-    with engine.transaction() as s:
-        rows = s.execute(
-            select(Person.name, PersonRole.role)
-            .outerjoin(PersonRole, PersonRole.person_id == Person.id)
-            .where(Person.username == username, Person.active.is_(True))).all()
+    # Every request asks this first: one round trip on a connection, no session, plain rows.
+    with engine.db.connect() as conn:
+        rows = conn.execute(_WHOAMI, {"username": username}).all()
     if not rows:
         return None
     return Me(username, rows[0][0], frozenset(role for _, role in rows if role is not None))
