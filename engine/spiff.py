@@ -380,17 +380,24 @@ def stored_state_json(state: str, delta: str | None) -> str:
 def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # SpiffWorkflow rewires a process spec the first time one of its event subprocesses is
     # triggered (BpmnStartTask.trigger_wf); a spec shared between audits would carry one audit's
-    # safety concern into every later one. A workflow whose specs have event subprocesses
-    # therefore owns a copy; the others share the cached specs untouched.
-    if any(getattr(s.start, "trigger_specs", None) for s in (spec, *subprocess_specs.values())):
-        # A deep copy by unpickling a snapshot taken once from the pristine cached specs: the
-        # same object graph as copy.deepcopy, several times faster, paid at every start and load.
-        snapshot = spec.__dict__.get(_SNAPSHOT)
-        if snapshot is None or snapshot[0] is not subprocess_specs:
-            snapshot = (subprocess_specs, pickle.dumps((spec, subprocess_specs), protocol=5))
-            spec.__dict__[_SNAPSHOT] = snapshot
-        return cast(tuple[Any, dict[str, Any]], pickle.loads(snapshot[1]))  # noqa: S301 (our own bytes)
-    return spec, subprocess_specs
+    # safety concern into every later one. A workflow therefore owns a copy of each spec that has
+    # event subprocesses (the deep-dive's own); the others (the dispute, the follow-up, the
+    # concern's body), which nothing rewires and which name one another only by id, are shared.
+    owned = [name for name, s in (("", spec), *subprocess_specs.items())
+             if getattr(s.start, "trigger_specs", None)]
+    if not owned:
+        return spec, subprocess_specs
+    # A deep copy by unpickling a snapshot taken once from the pristine cached specs: the same
+    # object graph as copy.deepcopy, several times faster, paid at every start and load.
+    snapshot = spec.__dict__.get(_SNAPSHOT)
+    if snapshot is None or snapshot[0] is not subprocess_specs:
+        spec.__dict__.pop(_SNAPSHOT, None)
+        pristine = {name: spec if name == "" else subprocess_specs[name] for name in owned}
+        snapshot = (subprocess_specs, pickle.dumps(pristine, protocol=5))
+        spec.__dict__[_SNAPSHOT] = snapshot
+    copies = cast(dict[str, Any], pickle.loads(snapshot[1]))  # noqa: S301 (our own bytes)
+    own_spec = copies.pop("", spec)
+    return own_spec, {**subprocess_specs, **copies} if copies else subprocess_specs
 
 
 _SNAPSHOT = "_qaflow_pickled"
