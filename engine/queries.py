@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import Connection, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, forms, org, spiff
@@ -173,14 +173,14 @@ def _sorted(rows: list[TaskRow]) -> list[TaskRow]:
                                        r.due_at.replace(tzinfo=None) if r.due_at else far, r.id))
 
 
-def _task_rows(s: Session, me: Person, now: datetime, *criteria: Any) -> list[TaskRow]:
+def _task_rows(conn: Connection, me: Any, now: datetime, *criteria: Any) -> list[TaskRow]:
     """Select just the columns a task list shows: no workflow state, no ORM objects per row.
 
     The holder is me on every row of my list and nobody on the group list; names of anyone
     else (a task assigned to another and claimed by me) are read apart, when there are any,
     rather than joining the person table to every row.
     """
-    rows = s.connection().execute(
+    rows = conn.execute(
         select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at,
                HumanTask.escalated_at, HumanTask.group_role, HumanTask.claimed_by_id,
                Instance.id, Instance.child_ref, Instance.child_status, Instance.audit_type,
@@ -192,7 +192,7 @@ def _task_rows(s: Session, me: Person, now: datetime, *criteria: Any) -> list[Ta
     names = {me.id: me.name}
     others = {r[12] for r in rows if r[12] is not None and r[12] != me.id}
     if others:
-        names.update((r[0], r[1]) for r in s.connection().execute(
+        names.update((r[0], r[1]) for r in conn.execute(
             select(Person.id, Person.name).where(Person.id.in_(others))))
     return _sorted([
         TaskRow(id=r[0], name=r[1], audit_id=r[7], child_ref=r[8], child_status=r[9],
@@ -204,22 +204,35 @@ def _task_rows(s: Session, me: Person, now: datetime, *criteria: Any) -> list[Ta
     ])
 
 
+# Who is asking, for a task list: on a connection, as whoami (no session, no ORM objects).
+_LIST_HOLDER = select(Person.id, Person.name).where(Person.username == bindparam("username"),
+                                                    Person.active.is_(True))
+
+
+def _holder(conn: Connection, username: str) -> Any:
+    me = conn.execute(_LIST_HOLDER, {"username": username}).first()
+    if me is None:
+        raise NotFound("No such person")
+    return me
+
+
 def my_tasks(engine: Engine, username: str) -> list[TaskRow]:
     """Open tasks assigned to me or claimed by me: overdue first, then by deadline."""
-    with engine.transaction() as s:
-        me = _me(s, username)
-        return _task_rows(s, me, engine.now(), or_(HumanTask.assignee_id == me.id,
-                                                    HumanTask.claimed_by_id == me.id))
+    with engine.db.connect() as conn:
+        me = _holder(conn, username)
+        return _task_rows(conn, me, engine.now(), or_(HumanTask.assignee_id == me.id,
+                                                       HumanTask.claimed_by_id == me.id))
 
 
 def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
     """Unclaimed open tasks of the groups I belong to (CPP, HoS SPQA...), ready to claim."""
-    with engine.transaction() as s:
-        me = _me(s, username)
-        groups = sorted(me.role_names & GROUP_ROLES)
+    with engine.db.connect() as conn:
+        me = _holder(conn, username)
+        groups = sorted(set(conn.execute(select(PersonRole.role).where(
+            PersonRole.person_id == me.id)).scalars()) & GROUP_ROLES)
         if not groups:
             return []
-        return _task_rows(s, me, engine.now(), HumanTask.group_role.in_(groups),
+        return _task_rows(conn, me, engine.now(), HumanTask.group_role.in_(groups),
                           HumanTask.claimed_by_id.is_(None))
 
 
