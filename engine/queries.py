@@ -135,19 +135,25 @@ def _me(s: Session, username: str) -> Person:
     return person
 
 
-_WHOAMI = (select(Person.name, PersonRole.role)
+# Who is asking: an active person's id and name, a row per role. On a connection, with no
+# session and no ORM objects: every request asks it first, and every task list.
+_WHOAMI = (select(Person.id, Person.name, PersonRole.role)
            .outerjoin(PersonRole, PersonRole.person_id == Person.id)
            .where(Person.username == bindparam("username"), Person.active.is_(True)))
 
 
-def whoami(engine: Engine, username: str) -> Me | None:
-    """Return the signed-in person's name and roles, or None if they no longer may sign in."""
-    # Every request asks this first: one round trip on a connection, no session, plain rows.
-    with engine.db.connect() as conn:
-        rows = conn.execute(_WHOAMI, {"username": username}).all()
+def _asking(conn: Connection, username: str) -> tuple[int, str, frozenset[str]] | None:
+    rows = conn.execute(_WHOAMI, {"username": username}).all()
     if not rows:
         return None
-    return Me(username, rows[0][0], frozenset(role for _, role in rows if role is not None))
+    return rows[0][0], rows[0][1], frozenset(r[2] for r in rows if r[2] is not None)
+
+
+def whoami(engine: Engine, username: str) -> Me | None:
+    """Return the signed-in person's name and roles, or None if they no longer may sign in."""
+    with engine.db.connect() as conn:
+        found = _asking(conn, username)
+    return Me(username, found[1], found[2]) if found is not None else None
 
 
 def _overdue(t: HumanTask, now: datetime) -> bool:
@@ -173,7 +179,8 @@ def _sorted(rows: list[TaskRow]) -> list[TaskRow]:
                                        r.due_at.replace(tzinfo=None) if r.due_at else far, r.id))
 
 
-def _task_rows(conn: Connection, me: Any, now: datetime, *criteria: Any) -> list[TaskRow]:
+def _task_rows(conn: Connection, me_id: int, my_name: str, now: datetime, *criteria: Any
+               ) -> list[TaskRow]:
     """Select just the columns a task list shows: no workflow state, no ORM objects per row.
 
     The holder is me on every row of my list and nobody on the group list; names of anyone
@@ -189,8 +196,8 @@ def _task_rows(conn: Connection, me: Any, now: datetime, *criteria: Any) -> list
         .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
         .where(HumanTask.status == "open", *criteria)
     ).all()
-    names = {me.id: me.name}
-    others = {r[12] for r in rows if r[12] is not None and r[12] != me.id}
+    names = {me_id: my_name}
+    others = {r[12] for r in rows if r[12] is not None and r[12] != me_id}
     if others:
         names.update((r[0], r[1]) for r in conn.execute(
             select(Person.id, Person.name).where(Person.id.in_(others))))
@@ -199,40 +206,34 @@ def _task_rows(conn: Connection, me: Any, now: datetime, *criteria: Any) -> list
                 audit_type=r[10], process_name=r[11], role=r[2], due_at=r[3],
                 overdue=r[4] is not None or (r[3] is not None and r[3] < now),
                 group_role=r[5], holder=names.get(r[12]) or f"{r[5]} (not claimed yet)",
-                claimed_by_me=r[6] == me.id)
+                claimed_by_me=r[6] == me_id)
         for r in rows
     ])
 
 
-# Who is asking, for a task list: on a connection, as whoami (no session, no ORM objects).
-_LIST_HOLDER = select(Person.id, Person.name).where(Person.username == bindparam("username"),
-                                                    Person.active.is_(True))
-
-
-def _holder(conn: Connection, username: str) -> Any:
-    me = conn.execute(_LIST_HOLDER, {"username": username}).first()
-    if me is None:
+def _me_asking(conn: Connection, username: str) -> tuple[int, str, frozenset[str]]:
+    found = _asking(conn, username)
+    if found is None:
         raise NotFound("No such person")
-    return me
+    return found
 
 
 def my_tasks(engine: Engine, username: str) -> list[TaskRow]:
     """Open tasks assigned to me or claimed by me: overdue first, then by deadline."""
     with engine.db.connect() as conn:
-        me = _holder(conn, username)
-        return _task_rows(conn, me, engine.now(), or_(HumanTask.assignee_id == me.id,
-                                                       HumanTask.claimed_by_id == me.id))
+        me_id, name, _ = _me_asking(conn, username)
+        return _task_rows(conn, me_id, name, engine.now(), or_(HumanTask.assignee_id == me_id,
+                                                               HumanTask.claimed_by_id == me_id))
 
 
 def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
     """Unclaimed open tasks of the groups I belong to (CPP, HoS SPQA...), ready to claim."""
     with engine.db.connect() as conn:
-        me = _holder(conn, username)
-        groups = sorted(set(conn.execute(select(PersonRole.role).where(
-            PersonRole.person_id == me.id)).scalars()) & GROUP_ROLES)
+        me_id, name, roles = _me_asking(conn, username)
+        groups = sorted(roles & GROUP_ROLES)
         if not groups:
             return []
-        return _task_rows(conn, me, engine.now(), HumanTask.group_role.in_(groups),
+        return _task_rows(conn, me_id, name, engine.now(), HumanTask.group_role.in_(groups),
                           HumanTask.claimed_by_id.is_(None))
 
 

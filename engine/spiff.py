@@ -214,10 +214,9 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                 # A finished task changes only when it gains a child (an event subprocess
                 # triggered under the start); a predicted one with no data only with its state,
                 # its children or the names in its parent's data.
-                if task._state & _FINISHED:
-                    cache[id(task)] = (task, task.last_state_change, list(task._children), None,
-                                       text)
-                elif task._state & _PREDICTED and (names := _bare(task)) is not None:
+                finished = task._state & _FINISHED
+                names = None if finished or not task._state & _PREDICTED else _bare(task)
+                if finished or names is not None:
                     cache[id(task)] = (task, task.last_state_change, list(task._children), names,
                                        text)
                 out.append((task, text))
@@ -383,18 +382,18 @@ def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str
     # safety concern into every later one. A workflow therefore owns a copy of each spec that has
     # event subprocesses (the deep-dive's own); the others (the dispute, the follow-up, the
     # concern's body), which nothing rewires and which name one another only by id, are shared.
-    owned = [name for name, s in (("", spec), *subprocess_specs.items())
-             if getattr(s.start, "trigger_specs", None)]
-    if not owned:
-        return spec, subprocess_specs
-    # A deep copy by unpickling a snapshot taken once from the pristine cached specs: the same
-    # object graph as copy.deepcopy, several times faster, paid at every start and load.
+    # A deep copy by unpickling a snapshot taken once from the pristine cached specs (None when
+    # no spec has event subprocesses): the same object graph as copy.deepcopy, several times
+    # faster, paid at every start and load.
     snapshot = spec.__dict__.get(_SNAPSHOT)
     if snapshot is None or snapshot[0] is not subprocess_specs:
         spec.__dict__.pop(_SNAPSHOT, None)
-        pristine = {name: spec if name == "" else subprocess_specs[name] for name in owned}
-        snapshot = (subprocess_specs, pickle.dumps(pristine, protocol=5))
+        pristine = {name: s for name, s in (("", spec), *subprocess_specs.items())
+                    if getattr(s.start, "trigger_specs", None)}
+        snapshot = (subprocess_specs, pickle.dumps(pristine, protocol=5) if pristine else None)
         spec.__dict__[_SNAPSHOT] = snapshot
+    if snapshot[1] is None:
+        return spec, subprocess_specs
     copies = cast(dict[str, Any], pickle.loads(snapshot[1]))  # noqa: S301 (our own bytes)
     own_spec = copies.pop("", spec)
     return own_spec, {**subprocess_specs, **copies} if copies else subprocess_specs

@@ -80,11 +80,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         upfirst=timefmt.upfirst)
     app.jinja_env.globals.update(
         error_items=schemaform.error_items,
-        # 'Due by 12:00 on Monday 22 December 2025' or '3 days overdue'; a long list reads the
-        # clock once (`now`) rather than at each row.
-        deadline=lambda due, overdue=False, now=None: timefmt.upfirst(timefmt.deadline_words(
-            due, now or current.now(), overdue)),
-        clock_now=current.now)
+        # 'Due by 12:00 on Monday 22 December 2025' or '3 days overdue', against the request's
+        # one reading of the clock.
+        deadline=lambda due, overdue=False: timefmt.upfirst(timefmt.deadline_words(
+            due, current.now(), overdue)))
     app.before_request(current.load_person)
     security.init_app(app)
 
