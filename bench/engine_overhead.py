@@ -110,6 +110,9 @@ def persisted(engine: Engine, n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--floor", action="store_true",
+                    help="also replay each persisted run's SQL on sqlite3 alone: the database's "
+                         "own share, which no engine on SQLite goes below")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qaflow-bench-"))
     for n in (20, 60):
@@ -122,7 +125,7 @@ def main() -> None:
     with engine.transaction() as s:
         org.add_person(s, "auditor", "Bench Auditor")
         org.add_person(s, "cpp", "Bench Allocator", roles=(CPP,))
-    ratios = {}
+    ratios, floors = {}, {}
     print(f"{'tasks':>5} {'in-memory ms':>13} {'persisted ms':>13} {'per task ms':>12} {'ratio':>6}")
     for n in (20, 60):
         in_memory(work, n), persisted(engine, n)  # warm up: imports, parse cache, statements
@@ -132,14 +135,27 @@ def main() -> None:
         mem = statistics.median(m for m, _ in turns)
         per = statistics.median(p for _, p in turns)
         ratios[n] = statistics.median(p / m for m, p in turns)
+        if args.floor:
+            floors[str(n)] = (mem, pathway.database_floor(engine.db, lambda n=n: persisted(engine, n)))
         print(f"{n:>5} {mem * 1000:>13.1f} {per * 1000:>13.1f} {per * 1000 / n:>12.2f} "
               f"{ratios[n]:>6.2f}")
     # The framework's own deep-dive pathway end to end (bench/pathway.py): RI grade, a dispute to
     # stage 3, the follow-up and the re-audit, the same recorded answers on both sides.
     timing, steps = pathway.measure(args.repeat)
     ratios[0] = timing.ratio
+    if args.floor:
+        with pathway.bench() as b:
+            script = pathway.prepare(b)
+            floors["pathway"] = (timing.mem, pathway.database_floor(
+                b.engine.db, lambda: pathway.walk_persisted(b, script)))
     print(f"{'deep-dive pathway (' + str(steps) + ' steps)':>5} {timing.mem * 1000:>13.1f} "
           f"{timing.per * 1000:>13.1f} {timing.per * 1000 / steps:>12.2f} {ratios[0]:>6.2f}")
+    if floors:
+        print(f"\n{'floor':>8} {'statements':>11} {'commits':>8} {'database ms':>12} "
+              f"{'(in-memory + database) / in-memory':>35}")
+        for name, (mem, floor) in floors.items():
+            print(f"{name:>8} {floor.statements:>11} {floor.commits:>8} "
+                  f"{floor.seconds * 1000:>12.1f} {(mem + floor.seconds) / mem:>35.2f}")
     print(f"persisted/in-memory ratio: N20={ratios[20]:.2f} N60={ratios[60]:.2f} "
           f"pathway={ratios[0]:.2f}")
 

@@ -23,6 +23,8 @@ import argparse
 import cProfile
 import json
 import pstats
+import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,7 +39,8 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import bindparam, select  # noqa: E402
+from sqlalchemy import Engine as SqlEngine  # noqa: E402
+from sqlalchemy import bindparam, event, select  # noqa: E402
 
 from engine import Engine, FrozenClock, demo, spiff  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
@@ -451,6 +454,89 @@ def profile(b: Bench, script: Script, walk: Callable[[Bench, Script], object]) -
     return totals
 
 
+@dataclass(frozen=True)
+class Floor:
+    statements: int
+    commits: int
+    seconds: float  # median of the replays
+
+
+def database_floor(db: SqlEngine, run: Callable[[], object], repeat: int = 5) -> Floor:
+    """The database's own share of `run` on SQLite: every statement it sent (transactions as
+    they were, parameters as bound) replayed on the sqlite3 driver alone, with the engine's
+    pragmas, against a copy of the database taken just before `run`; the median of `repeat`
+    replays. What no engine on SQLite can go below for the same writes and reads."""
+    path = db.url.database
+    if db.dialect.name != "sqlite" or not path:
+        raise ValueError("the floor is measured on a SQLite file")
+    with tempfile.TemporaryDirectory(prefix="qaflow-floor-") as tmp:
+        base, work = Path(tmp) / "base.sqlite", Path(tmp) / "work.sqlite"
+        source, copy = sqlite3.connect(path), sqlite3.connect(base)
+        with copy:
+            source.backup(copy)
+        source.close()
+        copy.close()
+        sent: list[tuple[str, Any, bool]] = []
+
+        def statement(_conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any,
+                      many: bool) -> None:
+            # An INSERT of many rows in one statement (SQLAlchemy's "insertmanyvalues") is
+            # reported as many but runs once, with its parameters flattened.
+            sent.append((sql, params, many and bool(params)
+                         and isinstance(params[0], tuple | list | dict)))
+
+        def commit(_conn: Any) -> None:
+            sent.append(("COMMIT", (), False))
+
+        def rollback(_conn: Any) -> None:
+            sent.append(("ROLLBACK", (), False))
+
+        hooks = (("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback))
+        for name, fn in hooks:
+            event.listen(db, name, fn)
+        try:
+            run()
+        finally:
+            for name, fn in hooks:
+                event.remove(db, name, fn)
+        after = _row_counts(Path(path))
+        times = []
+        for _ in range(repeat):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{work}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(base, work)
+            conn = sqlite3.connect(work, isolation_level=None)
+            for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL",
+                           "wal_autocheckpoint=0"):
+                conn.execute(f"PRAGMA {pragma}")
+            started = time.perf_counter()
+            for sql, params, many in sent:
+                if sql in ("COMMIT", "ROLLBACK") and not conn.in_transaction:
+                    continue  # a transaction that sent nothing
+                if many:
+                    conn.executemany(sql, params)
+                else:
+                    conn.execute(sql, params).fetchall()
+            times.append(time.perf_counter() - started)
+            conn.close()
+        if _row_counts(work) != after:  # the replay did not write what the run wrote
+            raise PathwayMismatch("the replayed statements left different rows from the run's")
+    return Floor(sum(sql not in ("COMMIT", "ROLLBACK") and not sql.startswith("BEGIN")
+                     for sql, _, _ in sent),
+                 sum(sql == "COMMIT" for sql, _, _ in sent), statistics.median(times))
+
+
+def _row_counts(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                for name in tables}
+    finally:
+        conn.close()
+
+
 class _Stopwatch:
     """Stands in for the engine during one walk and times each use case the walk calls."""
 
@@ -497,6 +583,9 @@ def _print_profile(b: Bench, script: Script) -> None:
     for key in sorted(per, key=per.__getitem__, reverse=True):
         print(f"{key:<30} {mem.get(key, 0.0) * 1000:>13.1f} {per[key] * 1000:>13.1f}")
     print(f"{'total':<30} {sum(mem.values()) * 1000:>13.1f} {sum(per.values()) * 1000:>13.1f}\n")
+    floor = database_floor(b.engine.db, lambda: walk_persisted(b, script))
+    print(f"the database's own work in one persisted walk ({floor.statements} statements, "
+          f"{floor.commits} commits, replayed on sqlite3 alone): {floor.seconds * 1000:.1f} ms\n")
 
 
 def main() -> None:

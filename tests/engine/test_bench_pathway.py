@@ -3,6 +3,7 @@ replay it step for step to the same end, and a replay that goes elsewhere is cau
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -77,3 +78,30 @@ def test_a_replay_that_ends_with_other_data_is_caught(
     other = _tampered(script, "Activity_ReauditChildFile", reaudit_findings="Something else")
     with pytest.raises(pathway.PathwayMismatch, match="ended elsewhere"):
         pathway.verify(b, replace(other, final=script.final))
+
+
+def test_the_database_floor_replays_what_a_walk_sent(
+        walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    b, script = walked
+    floor = pathway.database_floor(b.engine.db, lambda: pathway.walk_persisted(b, script),
+                                   repeat=1)
+    # Every completion, clock move and start writes in a transaction of its own.
+    assert floor.commits >= script.completions + 1
+    assert floor.statements > floor.commits
+    assert floor.seconds > 0
+
+
+def test_a_floor_whose_replay_writes_differently_is_refused(
+        walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    b, script = walked
+
+    def run_and_write_behind_the_listener() -> None:
+        pathway.walk_persisted(b, script)
+        # A row the replay cannot know of: written outside SQLAlchemy, so not captured.
+        conn = sqlite3.connect(b.engine.db.url.database)
+        with conn:
+            conn.execute("INSERT INTO service_area (name) VALUES ('Written behind the listener')")
+        conn.close()
+
+    with pytest.raises(pathway.PathwayMismatch, match="different rows"):
+        pathway.database_floor(b.engine.db, run_and_write_behind_the_listener, repeat=1)
