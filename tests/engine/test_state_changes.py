@@ -42,10 +42,14 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
         # SpiffWorkflow's own serialisation of the live workflow is what is stored (a task's
         # data is stored as its changes from its parent's: a task waiting ahead stores none).
         assert stored == json.loads(spiff._dumps(spiff._converter.to_dict(live)))
-        # Each task's data read from the stored JSON alone is the data the task holds.
+        # Each task's data read from the stored JSON alone is the data the task holds; a task
+        # with none is written directly, byte for byte as SpiffWorkflow's converter writes it.
         for wf in (live, *live.subprocesses.values()):
             for task in wf.tasks.values():
                 assert spiff.task_data(inst.state, inst.state_delta, str(task.id)) == task.data
+                if not task.data and not task.internal_data:
+                    assert spiff._bare_json(task) == spiff._dumps(
+                        spiff._converter.registry.convert(task))
         assert spiff.task_data(inst.state, inst.state_delta, "no-such-task") is None
         return stored, "changes" if inst.state_delta else "whole"
 
