@@ -6,11 +6,11 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from sqlalchemy import (
@@ -117,6 +117,9 @@ _TO_ESCALATE = (
 _OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
     HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
 _INSERT_TASK = Prepared(insert(HUMAN_TASK))
+# The outbox, written in one statement however many are told; and a participant as a recipient.
+_INSERT_NOTIFICATIONS = Prepared(insert(cast(Table, Notification.__table__)))
+_RECIPIENT = select(Person.id, Person.username, Person.email).where(Person.id == bindparam("pid"))
 # The audit whose timer is due soonest, with its stored state (a worker seldom holds it live);
 # on PostgreSQL locked, skipping audits another worker has locked, so each fires once.
 _NEXT_DUE = (
@@ -138,6 +141,17 @@ _INSERT_WHOLE = Prepared(insert(INSTANCE_STATE).values(instance_id=bindparam("ii
 _STORED = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
            .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
            .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
+
+
+class Recipient(Protocol):
+    """Whom a notification goes to: a person, or their row as a query read it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def email(self) -> str: ...
 
 
 @dataclass
@@ -388,23 +402,26 @@ class Engine:
 
     # -- people and roles -------------------------------------------------------------------
 
-    def _holders(self, s: Session, inst: Any, role: str) -> list[Person]:
+    def _holders(self, s: Session, inst: Any, role: str) -> Sequence[Recipient]:
         if role in GROUP_ROLES:
             return org.members_of(s, role)
         person_id = self._participant_ids(s, inst.id).get(role)
-        person = s.get(Person, person_id) if person_id is not None else None
-        return [person] if person is not None else []
+        if person_id is None:
+            return []
+        return s.connection().execute(_RECIPIENT, {"pid": person_id}).all()
 
-    def _notify(self, s: Session, inst: Any, people: list[Person], subject: str,
+    def _notify(self, s: Session, inst: Any, people: Sequence[Recipient], subject: str,
                 body: str) -> None:
+        if not people:
+            return
+        now = self.now()
+        _INSERT_NOTIFICATIONS.execute(s.connection(), [{
+            "message_id": f"<{uuid.uuid4()}@qaflow>", "instance_id": inst.id if inst else None,
+            "recipient_id": person.id, "email": person.email, "subject": subject, "body": body,
+            "created_at": now, "status": "pending", "attempts": 0, "next_attempt_at": now,
+        } for person in people])
         for person in people:
-            note = Notification(
-                message_id=f"<{uuid.uuid4()}@qaflow>", instance_id=inst.id if inst else None,
-                recipient_id=person.id, email=person.email, subject=subject, body=body,
-                created_at=self.now(), next_attempt_at=self.now(),
-            )
-            s.add(note)
-            audit.append(s, self.now(), "system", "notification",
+            audit.append(s, now, "system", "notification",
                          {"to": person.username, "subject": subject},
                          inst.id if inst else None, inst.child_ref if inst else "")
 
@@ -414,7 +431,7 @@ class Engine:
 
     def _apply_effects(self, s: Session, inst: Any, effects: Effects) -> None:
         for roles, subject, body in effects.notifications:
-            people: dict[int, Person] = {}
+            people: dict[int, Recipient] = {}
             for role in roles:
                 for p in self._holders(s, inst, role):
                     people[p.id] = p
