@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 from uuid import UUID
 
 from sqlalchemy import (
@@ -108,12 +108,17 @@ _CLAIM = (update(HUMAN_TASK)
 # An overdue step's open tasks with their holder (assignee, else claimer) and the holder's manager.
 _HELD_BY, _BOSS = aliased(Person, name="holder"), aliased(Person, name="boss")
 _TO_ESCALATE = (
-    select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at, _HELD_BY, _BOSS)
-    .outerjoin(_HELD_BY, _HELD_BY.id == func.coalesce(HumanTask.assignee_id,
-                                                      HumanTask.claimed_by_id))
+    select(HUMAN_TASK.c.id, HUMAN_TASK.c.name, HUMAN_TASK.c.role, HUMAN_TASK.c.due_at,
+           _HELD_BY.username.label("holder_username"), _HELD_BY.name.label("holder_name"),
+           _BOSS.id.label("boss_id"), _BOSS.username.label("boss_username"),
+           _BOSS.email.label("boss_email"))
+    .outerjoin(_HELD_BY, _HELD_BY.id == func.coalesce(HUMAN_TASK.c.assignee_id,
+                                                      HUMAN_TASK.c.claimed_by_id))
     .outerjoin(_BOSS, _BOSS.id == _HELD_BY.manager_id)
-    .where(HumanTask.instance_id == bindparam("iid"), HumanTask.spec_name == bindparam("spec"),
-           HumanTask.status == "open").order_by(HumanTask.id))
+    .where(HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.spec_name == bindparam("spec"),
+           HUMAN_TASK.c.status == "open").order_by(HUMAN_TASK.c.id))
+_MARK_ESCALATED = (update(HUMAN_TASK).where(HUMAN_TASK.c.id.in_(bindparam("ids", expanding=True)))
+                   .values(escalated_at=bindparam("at")))
 _OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
     HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
 _INSERT_TASK = Prepared(insert(HUMAN_TASK))
@@ -152,6 +157,12 @@ class Recipient(Protocol):
     def username(self) -> str: ...
     @property
     def email(self) -> str: ...
+
+
+class _Contact(NamedTuple):
+    id: int
+    username: str
+    email: str
 
 
 @dataclass
@@ -441,24 +452,23 @@ class Engine:
 
     def _escalate(self, s: Session, inst: Any, spec_name: str) -> None:
         """Mark an open task overdue and tell the next manager up; the task stays open."""
-        tasks = s.execute(_TO_ESCALATE, {"iid": inst.id, "spec": spec_name}).all()
+        conn = s.connection()
+        tasks = conn.execute(_TO_ESCALATE, {"iid": inst.id, "spec": spec_name}).all()
         if tasks:
-            s.execute(update(HumanTask).where(HumanTask.id.in_([t.id for t in tasks]))
-                      .values(escalated_at=self.now()))
+            conn.execute(_MARK_ESCALATED, {"ids": [t.id for t in tasks], "at": self.now()})
         for task in tasks:
-            holder = task.holder
-            managers = [task.boss] if task.boss is not None else []
-            if not managers:
-                managers = org.members_of(s, HOS_SPQA)
+            managers: Sequence[Recipient] = (
+                [_Contact(task.boss_id, task.boss_username, task.boss_email)]
+                if task.boss_id is not None else org.members_of(s, HOS_SPQA))
             due = task.due_at.isoformat() if task.due_at else "its deadline"
-            who = holder.name if holder else f"the {task.role} group"
+            who = task.holder_name or f"the {task.role} group"
             self._notify(
                 s, inst, managers, f"Overdue: {task.name} (child {inst.child_ref})",
                 f"{who} has not completed '{task.name}' for child {inst.child_ref}, due {due}. "
                 "It is still open and now marked overdue.")
             audit.append(s, self.now(), "system", "escalation",
-                         {"task": task.name, "spec": spec_name, "holder": holder.username
-                          if holder else None, "escalated_to": [m.username for m in managers]},
+                         {"task": task.name, "spec": spec_name, "holder": task.holder_username,
+                          "escalated_to": [m.username for m in managers]},
                          inst.id, inst.child_ref)
 
     def _assignee(self, s: Session, inst: Any, lane: str | None, expr: str | None,
