@@ -1,7 +1,7 @@
 """Fifty staff at once against gunicorn (4 workers) on PostgreSQL with 100,000 audits.
 
 Seeds `qaflow_bench_web` with 100,000 audits and 1,000,000 audit-trail events (bench/bulk.py;
-`--reuse` keeps an earlier seed), starts `gunicorn -w 4 'webui:create_app()'` on loopback and
+`--reuse` keeps an earlier seed), starts `gunicorn -w 4 'webui.wsgi:app'` on loopback and
 runs a bounded load: each simulated member of staff is a thread with its own cookie session
 that signs in through the real form (CSRF token and all), then loops: open My tasks, think,
 open the most urgent task, think, submit its form filled with valid answers (read from the
@@ -506,7 +506,7 @@ def start_gunicorn(url: str, port: int, workers: int, folder: Path) -> subproces
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
              "--log-level", "warning", "--access-logfile", str(folder / "access.log"),
-             "--access-logformat", ACCESS_FORMAT, "webui:create_app()"],
+             "--access-logformat", ACCESS_FORMAT, "webui.wsgi:app"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

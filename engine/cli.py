@@ -60,6 +60,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         fired, sent = worker.run_once()
         print(f"fired timers on {fired} audits, sent {sent} notifications")
         return 0
+    from engine.serving import settle
+
+    settle(worker.engine)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:
         worker.run_forever()
@@ -161,9 +164,11 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from engine.serving import settle
     from webui import create_app
 
     app = create_app()
+    settle(app.extensions["qaflow"])
     if args.with_worker:
         from engine.worker import Worker
 

@@ -279,6 +279,19 @@ class Engine:
             .order_by(ProcessVersion.version.desc()).limit(1)
         ).scalar_one_or_none()
 
+    def load_definitions(self) -> int:
+        """Parse the newest version of every deployed process into the cache, as a serving
+        process starts (older versions, which only running audits use, are parsed when needed);
+        return how many."""
+        with self.transaction() as s:
+            newest: dict[str, ProcessVersion] = {}
+            for pv in s.execute(select(ProcessVersion)
+                                .order_by(ProcessVersion.process_id, ProcessVersion.version)).scalars():
+                newest[pv.process_id] = pv
+            for pv in newest.values():
+                self.definition(s, pv)
+        return len(newest)
+
     def definition(self, s: Session, pv: ProcessVersion) -> ParsedDefinition:
         """Return the parsed definition of a version; parsed once per content, then cached."""
         digest = self._version_digest.get(pv.id)
