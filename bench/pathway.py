@@ -143,7 +143,7 @@ class Bench:
 
 
 @contextmanager
-def bench(live_cache_size: int = 512) -> Iterator[Bench]:
+def bench(live_cache_size: int = 64) -> Iterator[Bench]:
     """A fresh engine on a temporary SQLite file: processes/ deployed, the demo organisation."""
     with tempfile.TemporaryDirectory(prefix="qaflow-pathway-") as tmp:
         clock = FrozenClock(START)
@@ -404,7 +404,7 @@ def timed(b: Bench, script: Script, repeat: int) -> Timing:
                   ratio)
 
 
-def measure(repeat: int = 3, live_cache_size: int = 512) -> tuple[Timing, int]:
+def measure(repeat: int = 3, live_cache_size: int = 64) -> tuple[Timing, int]:
     """Return the timing (medians, and the median of the turns' ratios) and the number of steps
     of one audit walked from allocation through an RI grade, a dispute to stage 3 (Head of
     Service for Safeguarding, Practice and QA) and the re-audit, the same answers on both sides."""
@@ -591,7 +591,7 @@ def _print_profile(b: Bench, script: Script) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--live-cache-size", type=int, default=512,
+    ap.add_argument("--live-cache-size", type=int, default=64,
                     help="the engine's live-workflow cache; 0 rebuilds every workflow from storage")
     ap.add_argument("--profile", action="store_true",
                     help="also print own time per package for one walk of each side")
