@@ -44,9 +44,11 @@ from sqlalchemy import bindparam, event, select  # noqa: E402
 
 from engine import Engine, FrozenClock, demo, spiff  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
+from engine.db import SQLITE_PRAGMAS  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
 from engine.models import HumanTask, Instance, ProcessVersion  # noqa: E402
 from engine.sandbox import Effects  # noqa: E402
+from engine.service import LIVE_CACHE_SIZE  # noqa: E402
 from engine.timeline import all_tasks  # noqa: E402
 from features.driver import AuditDriver, sample  # noqa: E402
 
@@ -143,7 +145,7 @@ class Bench:
 
 
 @contextmanager
-def bench(live_cache_size: int = 64) -> Iterator[Bench]:
+def bench(live_cache_size: int = LIVE_CACHE_SIZE) -> Iterator[Bench]:
     """A fresh engine on a temporary SQLite file: processes/ deployed, the demo organisation."""
     with tempfile.TemporaryDirectory(prefix="qaflow-pathway-") as tmp:
         clock = FrozenClock(START)
@@ -404,7 +406,7 @@ def timed(b: Bench, script: Script, repeat: int) -> Timing:
                   ratio)
 
 
-def measure(repeat: int = 3, live_cache_size: int = 64) -> tuple[Timing, int]:
+def measure(repeat: int = 3, live_cache_size: int = LIVE_CACHE_SIZE) -> tuple[Timing, int]:
     """Return the timing (medians, and the median of the turns' ratios) and the number of steps
     of one audit walked from allocation through an RI grade, a dispute to stage 3 (Head of
     Service for Safeguarding, Practice and QA) and the re-audit, the same answers on both sides."""
@@ -506,8 +508,7 @@ def database_floor(db: SqlEngine, run: Callable[[], object], repeat: int = 5) ->
                 Path(f"{work}{suffix}").unlink(missing_ok=True)
             shutil.copyfile(base, work)
             conn = sqlite3.connect(work, isolation_level=None)
-            for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL",
-                           "wal_autocheckpoint=0"):
+            for pragma in SQLITE_PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
             started = time.perf_counter()
             for sql, params, many in sent:
@@ -591,7 +592,7 @@ def _print_profile(b: Bench, script: Script) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--live-cache-size", type=int, default=64,
+    ap.add_argument("--live-cache-size", type=int, default=LIVE_CACHE_SIZE,
                     help="the engine's live-workflow cache; 0 rebuilds every workflow from storage")
     ap.add_argument("--profile", action="store_true",
                     help="also print own time per package for one walk of each side")

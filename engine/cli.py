@@ -164,11 +164,8 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from engine.serving import settle
-    from webui import create_app
+    from webui.wsgi import app  # the app as gunicorn serves it, settled
 
-    app = create_app()
-    settle(app.extensions["qaflow"])
     if args.with_worker:
         from engine.worker import Worker
 

@@ -11,6 +11,10 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import create_engine, event
 
 DEFAULT_SQLITE = Path("instance") / "qaflow.sqlite"
+# Set on every SQLite connection. Checkpoints run on the checkpointer's thread (below), not
+# inside a user's commit: hence no automatic ones.
+SQLITE_PRAGMAS = ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL",
+                  "busy_timeout=30000", "wal_autocheckpoint=0")
 
 
 def database_url(url: str | None = None) -> str:
@@ -36,12 +40,8 @@ def make_db(url: str | None = None) -> SqlEngine:
             # Let SQLAlchemy, not pysqlite, open transactions, so BEGIN IMMEDIATE works.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            # Checkpoints run on the checkpointer's thread, not inside a user's commit.
-            cur.execute("PRAGMA wal_autocheckpoint=0")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(f"PRAGMA {pragma}")
             cur.close()
 
         @event.listens_for(db, "begin")

@@ -198,18 +198,19 @@ class Deployed:
         return f"{self.process_id} v{self.version}" + ("" if self.created else " (unchanged)")
 
 
-class Engine:
-    """Runs deployed processes against the database, on one injectable clock.
+# The workflows of the last this many audits used stay live in memory: the next use case on one
+# of them, if this process serves it, skips rebuilding it from storage (a few milliseconds). Kept
+# small on purpose: a live workflow is about a thousand objects that every full garbage
+# collection walks, and under many staff at once few are used twice by one process
+# (bench/web_load.py: no hits in 350 per gunicorn worker, with 512 kept).
+LIVE_CACHE_SIZE = 64
 
-    The workflows of the last `live_cache_size` audits used stay live in memory: the next use
-    case on one of them, if this process serves it, skips rebuilding it from storage (a few
-    milliseconds). Kept small on purpose: a live workflow is about a thousand objects that every
-    full garbage collection walks, and under many staff at once few are used twice by one
-    process (bench/web_load.py: no hits in 350 per gunicorn worker, with 512 kept).
-    """
+
+class Engine:
+    """Runs deployed processes against the database, on one injectable clock."""
 
     def __init__(self, database_url: str | None = None, clock: Clock | None = None,
-                 live_cache_size: int = 64):
+                 live_cache_size: int = LIVE_CACHE_SIZE):
         self.db = make_db(database_url)
         self.sessions = sessionmaker(self.db, expire_on_commit=False)
         self.clock: Clock = clock or SystemClock()
