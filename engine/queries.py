@@ -20,6 +20,7 @@ from engine.models import (
     AuditEvent,
     HumanTask,
     Instance,
+    InstanceState,
     Notification,
     Participant,
     Person,
@@ -237,16 +238,6 @@ def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
                           HumanTask.claimed_by_id.is_(None))
 
 
-def _task_data(task: HumanTask) -> dict[str, Any]:
-    """Return the workflow data the task sees (for x-when and context), read from the state.
-
-    Only read: the task's data is taken from the stored JSON (spiff.task_data), with no
-    workflow rebuilt, and the engine's live cache is left alone.
-    """
-    data = spiff.task_data(task.instance.state, task.instance.state_delta, task.task_uuid)
-    return data if data is not None else {}
-
-
 def _reads_data(form: dict[str, Any]) -> bool:
     """Whether a form needs the workflow data: to show earlier answers (`x-show`) or to leave
     out questions for other children (`x-when`). Most forms need neither, and their pages then
@@ -268,24 +259,58 @@ def _context(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, st
     return out
 
 
+_HOLDER = aliased(Person, name="holder")
+# A task's page in one read: the task, its audit, the process's name, who holds it, and who is
+# asking (by username: an inactive account finds nothing).
+_TASK_PAGE = (
+    select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at, HumanTask.escalated_at,
+           HumanTask.group_role, HumanTask.status, HumanTask.assignee_id, HumanTask.claimed_by_id,
+           HumanTask.completed_by_id, HumanTask.completed_at, HumanTask.form_file,
+           HumanTask.task_uuid, HumanTask.draft, Instance.id, Instance.child_ref,
+           Instance.child_status, Instance.audit_type, Instance.process_version_id,
+           ProcessVersion.name, _HOLDER.name, Person.id)
+    .join(Instance, HumanTask.instance_id == Instance.id)
+    .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
+    .outerjoin(_HOLDER, _HOLDER.id == func.coalesce(HumanTask.assignee_id,
+                                                    HumanTask.claimed_by_id))
+    .join(Person, (Person.username == bindparam("username")) & Person.active.is_(True))
+    .where(HumanTask.id == bindparam("task_id")))
+_STATE_OF = (select(InstanceState.state, Instance.state_delta)
+             .join(Instance, Instance.id == InstanceState.instance_id)
+             .where(InstanceState.instance_id == bindparam("iid")))
+
+
 def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
-    """The form for an open task I hold (assigned, or claimed by me); NotFound for anyone else."""
-    with engine.transaction() as s:
-        me, now = _me(s, username), engine.now()
-        task = s.get(HumanTask, task_id)
-        if (task is not None and task.status == "completed" and task.completed_by_id == me.id
-                and task.completed_at is not None):
-            at = task.completed_at.astimezone(LONDON)
-            raise AlreadyDone(f"You completed ‘{task.name}’ for child {task.instance.child_ref} "
-                              f"at {at:%H:%M} on {at.day} {at:%B %Y}. Nothing more is needed.")
-        if task is None or task.status != "open" or me.id not in (task.assignee_id,
-                                                                  task.claimed_by_id):
+    """The form for an open task I hold (assigned, or claimed by me); NotFound for anyone else.
+
+    One read on a connection, no ORM objects: the workflow state is read as well only for the
+    forms that show earlier answers or leave out questions for other children.
+    """
+    with engine.db.connect() as conn:
+        t = conn.execute(_TASK_PAGE, {"task_id": task_id, "username": username}).first()
+        if t is None:
             raise NotFound(NO_SUCH_TASK)
-        pd = engine.definition(s, task.instance.process_version)
-        form = pd.form(task.form_file) or {"type": "object"}
-        data = _task_data(task) if _reads_data(form) else {}
-        schema = forms.for_task(form, data)
-        return TaskForm(_row(task, me, now), schema, task.draft, _context(schema, data))
+        me_id, now = t[21], engine.now()
+        if t.status == "completed" and t.completed_by_id == me_id and t.completed_at is not None:
+            at = t.completed_at.astimezone(LONDON)
+            raise AlreadyDone(f"You completed ‘{t.name}’ for child {t.child_ref} "
+                              f"at {at:%H:%M} on {at.day} {at:%B %Y}. Nothing more is needed.")
+        if t.status != "open" or me_id not in (t.assignee_id, t.claimed_by_id):
+            raise NotFound(NO_SUCH_TASK)
+        pd = engine.definition_of_version(t.process_version_id)
+        form = pd.form(t.form_file) or {"type": "object"}
+        data: dict[str, Any] = {}
+        if _reads_data(form):
+            state, delta = conn.execute(_STATE_OF, {"iid": t[14]}).one()
+            data = spiff.task_data(state, delta, t.task_uuid) or {}
+    schema = forms.for_task(form, data)
+    row = TaskRow(
+        id=t[0], name=t.name, audit_id=t[14], child_ref=t.child_ref, child_status=t.child_status,
+        audit_type=t.audit_type, process_name=t[19], role=t.role, due_at=t.due_at,
+        overdue=t.escalated_at is not None or (t.due_at is not None and t.due_at < now),
+        group_role=t.group_role, holder=t[20] or f"{t.group_role} (not claimed yet)",
+        claimed_by_me=t.claimed_by_id == me_id)
+    return TaskForm(row, schema, t.draft, _context(schema, data))
 
 
 def _reports(s: Session, me: Person) -> set[int]:

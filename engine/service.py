@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -122,6 +122,8 @@ _MARK_ESCALATED = (update(HUMAN_TASK).where(HUMAN_TASK.c.id.in_(bindparam("ids",
 _OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
     HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
 _INSERT_TASK = Prepared(insert(HUMAN_TASK))
+_PARTICIPANTS = select(Participant.role, Participant.person_id).where(
+    Participant.instance_id == bindparam("iid"))
 # The outbox, written in one statement however many are told; and a participant as a recipient.
 _INSERT_NOTIFICATIONS = Prepared(insert(cast(Table, Notification.__table__)))
 _RECIPIENT = select(Person.id, Person.username, Person.email).where(Person.id == bindparam("pid"))
@@ -146,6 +148,16 @@ _INSERT_WHOLE = Prepared(insert(INSTANCE_STATE).values(instance_id=bindparam("ii
 _STORED = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
            .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
            .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
+
+
+# Reads a task's answers from what was posted, given its form as the child's task shows it.
+Answers = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Completed(NamedTuple):
+    """The task a completion completed, for the page that says so."""
+    name: str
+    child_ref: str
 
 
 class Recipient(Protocol):
@@ -319,6 +331,14 @@ class Engine:
         return pd
 
     # -- loading and saving workflows -------------------------------------------------------
+
+    def definition_of_version(self, process_version_id: int) -> ParsedDefinition:
+        """`definition_of` for a reader holding no session: one only if it is not cached."""
+        digest = self._version_digest.get(process_version_id)
+        if digest is not None and digest in self._definitions:
+            return self._definitions[digest]
+        with self.transaction() as s:
+            return self.definition_of(s, process_version_id)
 
     def definition_of(self, s: Session, process_version_id: int) -> ParsedDefinition:
         """Return the parsed definition of a version by its id, from the cache when it is there."""
@@ -512,8 +532,8 @@ class Engine:
         """Role -> person id for an audit; participants are fixed at the start, so cached."""
         found = self._participants.get(instance_id)
         if found is None:
-            found = dict(s.execute(select(Participant.role, Participant.person_id)
-                                   .where(Participant.instance_id == instance_id)).all())
+            found = dict(s.connection().execute(  # type: ignore[arg-type]
+                _PARTICIPANTS, {"iid": instance_id}).all())
             with self._lock:
                 self._participants[instance_id] = found
                 while len(self._participants) > self._live_size * 8:
@@ -632,10 +652,16 @@ class Engine:
             raise NotFound("There is no such task for you")
         return task, me
 
-    def complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
-        """Validate the form, complete the task and run on to the next wait, in one transaction."""
+    def complete_task(self, task_id: int, username: str, submitted: dict[str, Any] | Answers
+                      ) -> Completed:
+        """Validate the form, complete the task and run on to the next wait, in one transaction.
+
+        `submitted` is the answers, or a function that reads them from what was posted given
+        the form as this child's task shows it (`forms.for_task`): a web form is then read
+        against the task's own live data, in the same transaction, with no second look-up.
+        """
         try:
-            self._complete_task(task_id, username, submitted)
+            return self._complete_task(task_id, username, submitted)
         except ProcessFailed as exc:
             # The completion rolled back; record the failure and tell the policy owners.
             with self.transaction() as s:
@@ -648,7 +674,8 @@ class Engine:
                              f"{username} could not complete a task: {exc}. The audit is unchanged.")
             raise
 
-    def _complete_task(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
+    def _complete_task(self, task_id: int, username: str, submitted: dict[str, Any] | Answers
+                       ) -> Completed:
         with self.transaction() as s:
             conn = s.connection()
             row = conn.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": username}).first()
@@ -672,6 +699,8 @@ class Engine:
             if spiff_task is None or spiff_task.state != spiff.TaskState.READY:
                 raise ConcurrentUpdate(f"'{row.name}' is no longer waiting to be done.")
             schema = pd.form(row.form_file)
+            if callable(submitted):
+                submitted = submitted(forms.for_task(schema or {"type": "object"}, spiff_task.data))
             if schema is not None:
                 errors = forms.validate(schema, submitted, spiff_task.data)
                 if errors:
@@ -689,6 +718,7 @@ class Engine:
                          {"task": row.name, "spec": row.spec_name, "data": submitted},
                          inst.id, inst.child_ref)
             self._run(s, inst, wf, pd, username)
+            return Completed(row.name, row.child_ref)
 
     def save_draft(self, task_id: int, username: str, submitted: dict[str, Any]) -> None:
         with self.transaction() as s:

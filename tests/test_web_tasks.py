@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from engine import Engine, queries
+from engine import Engine, ProcessFailed, queries
 from engine.models import AuditEvent, HumanTask, Person
 from tests.conftest import open_task
 
@@ -230,6 +230,37 @@ def test_group_members_claim_and_release_group_tasks(client: FlaskClient, auth, 
     client.post(f"/tasks/{task_id}/release")
     assert "Moderate the audit" not in client.get("/tasks").text
     assert "Moderate the audit" in client.get("/tasks/group").text
+
+
+def test_a_group_task_submitted_before_it_is_claimed_is_not_found_and_stays_open(
+        client: FlaskClient, auth, to_audit_tool, web_engine: Engine) -> None:
+    task_id = _to_moderation(web_engine, to_audit_tool)
+    auth.login("cpp.carla")
+    assert client.post(f"/tasks/{task_id}", data={"action": "submit"}).status_code == 404
+    with web_engine.transaction() as s:
+        assert s.get(HumanTask, task_id).status == "open"
+
+
+def test_a_step_that_fails_after_submitting_keeps_every_typed_answer(
+        client: FlaskClient, auth, to_audit_tool, web_engine: Engine, monkeypatch) -> None:
+    audit_id, task_id = to_audit_tool("CP")
+
+    def broken(*_args: object) -> None:
+        raise ProcessFailed("the process could not continue at 'Record the grade': no grade")
+
+    monkeypatch.setattr(web_engine, "_run", broken)
+    auth.login("aud.aisha")
+    page = client.post(f"/tasks/{task_id}", data={
+        "action": "submit", "grade": "Good", "strengths": "Kept <safe>", "child_voice": "Yes",
+        "areas": ["Planning"], "hours": "4", "cp_conference_attended": "no"}).text
+    assert "Your answers could not be submitted because the process could not continue" in page
+    assert "Kept &lt;safe&gt;</textarea>" in page
+    assert re.search(r'value="Good" checked', page)
+    assert 'value="4"' in page
+    with web_engine.transaction() as s:
+        assert s.get(HumanTask, task_id).status == "open"
+        assert s.execute(select(AuditEvent).where(
+            AuditEvent.kind == "step_failed", AuditEvent.instance_id == audit_id)).first()
 
 
 def test_people_outside_the_group_cannot_claim(client: FlaskClient, auth, to_audit_tool,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -71,10 +72,23 @@ def release(task_id: int) -> Response:
 @login_required
 def task(task_id: int) -> str | Response:
     """Show a task's form; save it as a draft, or submit it to complete the task."""
+    refused: Exception | None = None
+    answers = _Answers(request.form)
+    if request.method == "POST" and request.form.get("action") != "draft":
+        # The common case first: the engine reads the answers against the task's form as it
+        # stands, in the one transaction that completes it. The page is looked up only when
+        # the answers are refused or the engine says no.
+        try:
+            done = engine().complete_task(task_id, me().username, answers)
+        except (FormInvalid, ConcurrentUpdate, NotAllowed, NotFound, ProcessFailed) as exc:
+            refused = exc
+        else:
+            flash(f"‘{done.name}’ is complete for child {done.child_ref}.", "success")
+            return redirect(url_for("tasks.mine"))
     try:
         view = queries.task_form(engine(), me().username, task_id)
-    except AlreadyDone as done:
-        flash(str(done), "success")
+    except AlreadyDone as already:
+        flash(str(already), "success")
         return redirect(url_for("tasks.mine"))
     except NotFound:
         abort(404)
@@ -83,29 +97,24 @@ def task(task_id: int) -> str | Response:
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = request.form
-        data, moved = schemaform.parse(fields, request.form)
-        try:
-            if request.form.get("action") == "draft":
-                engine().save_draft(task_id, me().username,
-                                    {"form": schemaform.keep(request.form), "data": data})
-                flash("Your answers have been saved as a draft. You can come back to them "
-                      "at any time before the deadline.", "success")
-                return redirect(url_for("tasks.task", task_id=task_id))
-            engine().complete_task(task_id, me().username, data)
-        except FormInvalid as exc:
-            errors = schemaform.place_errors(exc.errors, moved, fields)
-        except (ConcurrentUpdate, NotAllowed) as exc:
-            flash(str(exc), "important")
+        if request.form.get("action") == "draft":
+            data, _moved = schemaform.parse(fields, request.form)
+            engine().save_draft(task_id, me().username,
+                                {"form": schemaform.keep(request.form), "data": data})
+            flash("Your answers have been saved as a draft. You can come back to them "
+                  "at any time before the deadline.", "success")
+            return redirect(url_for("tasks.task", task_id=task_id))
+        if isinstance(refused, FormInvalid):
+            errors = schemaform.place_errors(refused.errors, answers.moved, answers.fields)
+        elif isinstance(refused, (ConcurrentUpdate, NotAllowed)):
+            flash(str(refused), "important")
             return redirect(url_for("tasks.mine"))
-        except NotFound:
+        elif isinstance(refused, NotFound):
             abort(404)
-        except ProcessFailed as exc:
+        elif isinstance(refused, ProcessFailed):
             # Nothing was saved; keep what was typed so the person loses nothing.
-            flash(f"Your answers could not be submitted because {exc}. Nothing was changed and "
-                  "your answers are still here; the policy owner has been told.", "important")
-        else:
-            flash(f"‘{view.task.name}’ is complete for child {view.task.child_ref}.", "success")
-            return redirect(url_for("tasks.mine"))
+            flash(f"Your answers could not be submitted because {refused}. Nothing was changed "
+                  "and your answers are still here; the policy owner has been told.", "important")
     if values or errors:
         questions = _questions(fields, values, errors)
     else:
@@ -113,6 +122,21 @@ def task(task_id: int) -> str | Response:
     return render_template(
         "tasks/task.html", view=view, questions=questions, errors=errors,
         error_list=schemaform.summary(fields, errors))
+
+
+class _Answers:
+    """Reads a submitted task form's answers against the form the engine says the task shows,
+    keeping the questions and where answers moved (repeatable rows) to place any errors."""
+
+    def __init__(self, posted: MultiDict[str, str]):
+        self.posted = posted
+        self.fields: list[schemaform.Field] = []
+        self.moved: dict[str, str] = {}
+
+    def __call__(self, schema: dict[str, Any]) -> dict[str, Any]:
+        self.fields = schemaform.build(schema)
+        data, self.moved = schemaform.parse(self.fields, self.posted)
+        return data
 
 
 def _questions(fields: list[schemaform.Field], values: MultiDict[str, str],
