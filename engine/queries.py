@@ -43,6 +43,7 @@ class Me:
     username: str
     name: str
     roles: frozenset[str]
+    id: int
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def whoami(engine: Engine, username: str) -> Me | None:
     """Return the signed-in person's name and roles, or None if they no longer may sign in."""
     with engine.db.connect() as conn:
         found = _asking(conn, username)
-    return Me(username, found[1], found[2]) if found is not None else None
+    return Me(username, found[1], found[2], found[0]) if found is not None else None
 
 
 def _overdue(t: HumanTask, now: datetime) -> bool:
@@ -219,18 +220,20 @@ def _me_asking(conn: Connection, username: str) -> tuple[int, str, frozenset[str
     return found
 
 
-def my_tasks(engine: Engine, username: str) -> list[TaskRow]:
-    """Open tasks assigned to me or claimed by me: overdue first, then by deadline."""
+def my_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
+    """Open tasks assigned to me or claimed by me: overdue first, then by deadline. `who` is a
+    username, or the signed-in person as this request already read them (`whoami`)."""
     with engine.db.connect() as conn:
-        me_id, name, _ = _me_asking(conn, username)
+        me_id, name = (who.id, who.name) if isinstance(who, Me) else _me_asking(conn, who)[:2]
         return _task_rows(conn, me_id, name, engine.now(), or_(HumanTask.assignee_id == me_id,
                                                                HumanTask.claimed_by_id == me_id))
 
 
-def group_tasks(engine: Engine, username: str) -> list[TaskRow]:
+def group_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
     """Unclaimed open tasks of the groups I belong to (CPP, HoS SPQA...), ready to claim."""
     with engine.db.connect() as conn:
-        me_id, name, roles = _me_asking(conn, username)
+        me_id, name, roles = (who.id, who.name, who.roles) if isinstance(who, Me) \
+            else _me_asking(conn, who)
         groups = sorted(roles & GROUP_ROLES)
         if not groups:
             return []

@@ -28,14 +28,14 @@ def home() -> Response:
 @login_required
 def mine() -> str:
     """The tasks assigned to me or claimed by me: overdue first, then by deadline."""
-    return render_template("tasks/mine.html", tasks=queries.my_tasks(engine(), me().username))
+    return render_template("tasks/mine.html", tasks=queries.my_tasks(engine(), me()))
 
 
 @bp.route("/tasks/group")
 @login_required
 def group() -> str:
     """Unclaimed tasks of my groups, each with a Claim button."""
-    return render_template("tasks/group.html", tasks=queries.group_tasks(engine(), me().username))
+    return render_template("tasks/group.html", tasks=queries.group_tasks(engine(), me()))
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
