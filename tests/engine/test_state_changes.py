@@ -4,17 +4,22 @@ live workflow, step for step, and an audit rebuilt from storage is the audit tha
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import undefer_group
 
 from engine import Engine, FrozenClock, spiff
-from engine.definitions import Bundle
-from engine.models import Instance
+from engine.definitions import Bundle, parse_bundle
+from engine.models import HumanTask, Instance
 from features.driver import AuditDriver
-from tests.conftest import PROCESSES
+from tests.conftest import PROCESSES, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from engine_overhead import FORM, sequential_bpmn  # noqa: E402
 
 
 @pytest.fixture
@@ -118,3 +123,77 @@ def test_stored_changes_apply_in_place_and_in_order() -> None:
                                             "spec": "sub"}}
     assert spiff.stored_state(json.dumps(base), None) == base
     assert json.loads(spiff.stored_state_json(json.dumps(base), json.dumps(delta))) == merged
+
+
+def test_a_long_line_of_steps_ahead_stores_exactly_the_live_workflow_at_every_step(
+        live_engine, people, tmp_path: Path) -> None:
+    """Most of such a workflow is predicted steps ahead, whose JSON is reused from save to save:
+    what is stored is still the whole live workflow, as changes and, when they grow, whole."""
+    (tmp_path / "seq9.bpmn").write_text(sequential_bpmn(9))
+    (tmp_path / "step.schema.json").write_text(FORM)
+    live_engine.deploy(Bundle.from_paths([tmp_path]), "policy")
+    instance_id = live_engine.start("seq9", "cpp1", {"child_ref": "SEQ-9"},
+                                    participants={"Auditor": "auditor"})
+    written = [_stored(live_engine, instance_id)[1]]
+    for step in range(9):
+        with live_engine.transaction() as s:
+            task_id = s.execute(select(HumanTask.id).where(
+                HumanTask.instance_id == instance_id, HumanTask.status == "open")).scalar_one()
+        live_engine.complete_task(task_id, "auditor", {"note": f"step {step}"})
+        written.append(_stored(live_engine, instance_id)[1])
+    assert written[0] == "whole"
+    assert written.count("changes") >= 4, written
+    assert written[1:].count("whole") >= 1, written  # the changes grew past a quarter: whole again
+
+
+def test_a_concern_raised_late_in_the_audit_is_stored_exactly(live_engine, clock, people) -> None:
+    """The concern starts an event subprocess under the audit's start, a step finished long
+    before: a change to a finished step, which the changes alone cannot carry."""
+    live_engine.deploy(Bundle.from_paths([PROCESSES]), "policy")
+    driver = AuditDriver(live_engine, clock)
+    driver.allocate("DUD-9", "CP")
+    written = []
+    for name, answers in (("Activity_ArrangeMeeting", {}), ("Activity_UpdateChildFile", {}),
+                          ("Activity_UndertakeAuditTogether", {}),
+                          ("Activity_ObtainFamilyFeedback", {}),
+                          ("Activity_CompleteAuditTool", {"grade": "Inadequate",
+                                                          "good_practice_identified": False}),
+                          ("Activity_RespondToFindings", {"practitioner_agrees": False,
+                                                          "disagreement_reasons": "Overstated"}),
+                          ("Activity_DiscussFindings", {}),
+                          ("Activity_SupervisePractitioner", {})):
+        driver.complete(name, **answers)
+        written.append(_stored(live_engine, driver.instance_id)[1])
+    assert written[-1] == "changes", written
+    live_engine.raise_safety_concern(driver.instance_id, "auditor", "Bruising seen at the visit")
+    assert _stored(live_engine, driver.instance_id)[1] == "whole"
+    driver.complete("Activity_AddressSafetyConcern")
+    _stored(live_engine, driver.instance_id)
+
+
+def test_what_is_saved_is_the_workflow_whatever_changed_in_it(tmp_path: Path) -> None:
+    """A change set reuses the JSON of tasks it takes to be unchanged, so each kind of change is
+    checked here: data given to a task before it runs, a step run, a task's own data changed."""
+    (tmp_path / "seq12.bpmn").write_text(sequential_bpmn(12))
+    (tmp_path / "step.schema.json").write_text(FORM)
+    pd = parse_bundle(Bundle.from_paths([tmp_path]))["seq12"]
+    wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+    wf.do_engine_steps()
+    whole, _ = spiff.state_to_save(wf)
+    assert whole is not None
+
+    def saved_is_live() -> str:
+        saved, delta = spiff.state_to_save(wf)
+        assert spiff.stored_state(saved or whole, delta) == json.loads(spiff.state_to_json(wf))
+        return "whole" if saved else "changes"
+
+    ready = wf.get_next_task(state=spiff.TaskState.READY, manual=True)
+    ready.set_data(note="typed, not yet submitted")
+    assert saved_is_live() == "changes"
+    ready.run()
+    wf.do_engine_steps()
+    assert saved_is_live() == "changes"
+    ahead = wf.get_next_task(state=spiff.TaskState.READY, manual=True)
+    ahead.internal_data["seen"] = True
+    ahead.data["late"] = 1
+    assert saved_is_live() == "changes"
