@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from engine import Engine, ProcessFailed, queries
+from engine import ConcurrentUpdate, Engine, ProcessFailed, queries
 from engine.models import AuditEvent, HumanTask, Person
-from tests.conftest import open_task
+from tests.conftest import WEB_START, open_task
 
 
 def _rows(page: str) -> list[str]:
@@ -261,6 +261,26 @@ def test_a_step_that_fails_after_submitting_keeps_every_typed_answer(
         assert s.get(HumanTask, task_id).status == "open"
         assert s.execute(select(AuditEvent).where(
             AuditEvent.kind == "step_failed", AuditEvent.instance_id == audit_id)).first()
+
+
+def test_a_task_someone_else_completes_while_mine_is_sent_says_so(
+        client: FlaskClient, auth, to_audit_tool, web_engine: Engine, monkeypatch) -> None:
+    _, task_id = to_audit_tool("CP")
+
+    def beaten(*_args: object) -> None:
+        with web_engine.transaction() as s:  # the other submission, committed first
+            other = s.execute(select(Person.id).where(Person.username == "tm.cp")).scalar_one()
+            s.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+                status="completed", completed_by_id=other, completed_at=WEB_START))
+        raise ConcurrentUpdate("‘Complete the audit tool’ was completed by someone else a "
+                               "moment ago.")
+
+    monkeypatch.setattr(web_engine, "complete_task", beaten)
+    auth.login("aud.aisha")
+    response = client.post(f"/tasks/{task_id}", data={"action": "submit", "grade": "Good"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/tasks"
+    assert "was completed by someone else a moment ago" in client.get("/tasks").text
 
 
 def test_people_outside_the_group_cannot_claim(client: FlaskClient, auth, to_audit_tool,

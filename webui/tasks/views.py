@@ -91,6 +91,9 @@ def task(task_id: int) -> str | Response:
         flash(str(already), "success")
         return redirect(url_for("tasks.mine"))
     except NotFound:
+        if isinstance(refused, ConcurrentUpdate):  # someone else did it while this was sent
+            flash(str(refused), "important")
+            return redirect(url_for("tasks.mine"))
         abort(404)
     fields = schemaform.build(view.schema)
     values = schemaform.restore(view.draft)
