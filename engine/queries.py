@@ -181,23 +181,31 @@ def _sorted(rows: list[TaskRow]) -> list[TaskRow]:
                                        r.due_at.replace(tzinfo=None) if r.due_at else far, r.id))
 
 
-def _task_rows(conn: Connection, me_id: int, my_name: str, now: datetime, *criteria: Any
-               ) -> list[TaskRow]:
+_TASK_ROWS = (
+    select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at,
+           HumanTask.escalated_at, HumanTask.group_role, HumanTask.claimed_by_id,
+           Instance.id, Instance.child_ref, Instance.child_status, Instance.audit_type,
+           ProcessVersion.name, func.coalesce(HumanTask.assignee_id, HumanTask.claimed_by_id))
+    .join(Instance, HumanTask.instance_id == Instance.id)
+    .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
+    .where(HumanTask.status == "open"))
+# Built once: a list is asked for on every visit to it, and building the select took about
+# 0.1 ms each time (timeit).
+_MY_TASK_ROWS = _TASK_ROWS.where(or_(HumanTask.assignee_id == bindparam("me"),
+                                     HumanTask.claimed_by_id == bindparam("me")))
+_GROUP_TASK_ROWS = _TASK_ROWS.where(HumanTask.group_role.in_(bindparam("groups", expanding=True)),
+                                    HumanTask.claimed_by_id.is_(None))
+
+
+def _task_rows(conn: Connection, me_id: int, my_name: str, now: datetime, statement: Any,
+               params: dict[str, Any]) -> list[TaskRow]:
     """Select just the columns a task list shows: no workflow state, no ORM objects per row.
 
     The holder is me on every row of my list and nobody on the group list; names of anyone
     else (a task assigned to another and claimed by me) are read apart, when there are any,
     rather than joining the person table to every row.
     """
-    rows = conn.execute(
-        select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at,
-               HumanTask.escalated_at, HumanTask.group_role, HumanTask.claimed_by_id,
-               Instance.id, Instance.child_ref, Instance.child_status, Instance.audit_type,
-               ProcessVersion.name, func.coalesce(HumanTask.assignee_id, HumanTask.claimed_by_id))
-        .join(Instance, HumanTask.instance_id == Instance.id)
-        .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
-        .where(HumanTask.status == "open", *criteria)
-    ).all()
+    rows = conn.execute(statement, params).all()
     names = {me_id: my_name}
     others = {r[12] for r in rows if r[12] is not None and r[12] != me_id}
     if others:
@@ -225,8 +233,7 @@ def my_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
     username, or the signed-in person as this request already read them (`whoami`)."""
     with engine.db.connect() as conn:
         me_id, name = (who.id, who.name) if isinstance(who, Me) else _me_asking(conn, who)[:2]
-        return _task_rows(conn, me_id, name, engine.now(), or_(HumanTask.assignee_id == me_id,
-                                                               HumanTask.claimed_by_id == me_id))
+        return _task_rows(conn, me_id, name, engine.now(), _MY_TASK_ROWS, {"me": me_id})
 
 
 def group_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
@@ -237,8 +244,7 @@ def group_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
         groups = sorted(roles & GROUP_ROLES)
         if not groups:
             return []
-        return _task_rows(conn, me_id, name, engine.now(), HumanTask.group_role.in_(groups),
-                          HumanTask.claimed_by_id.is_(None))
+        return _task_rows(conn, me_id, name, engine.now(), _GROUP_TASK_ROWS, {"groups": groups})
 
 
 def _reads_data(form: dict[str, Any]) -> bool:
