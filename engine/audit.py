@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Integer, Table, bindparam, event, insert, or_, select, update
+from sqlalchemy import CursorResult, Engine, Integer, Table, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql import visitors
 
@@ -66,31 +67,69 @@ _TAKE_IDS = (update(_HEAD).where(_HEAD.c.id == 1)
              .returning(_HEAD.c.last_id, _HEAD.c.last_hash))
 _INSERT_EVENTS = Prepared(insert(_EVENTS))
 _SET_HEAD_HASH = Prepared(update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash")))
+# Move the head on from where this process last left it, only if it is still there.
+_ADVANCE_HEAD = Prepared(
+    update(_HEAD).where(_HEAD.c.id == 1, _HEAD.c.last_id == bindparam("was_id"),
+                        _HEAD.c.last_hash == bindparam("was_hash"))
+    .values(last_id=bindparam("to_id"), last_hash=bindparam("to_hash")))
+_HEAD_AFTER = "qaflow_audit_head_after"
+# The head as this process's last commit left it, per database: (last id, last hash).
+_HEADS: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
-def write_pending(s: Session) -> None:
-    """Chain and insert the events this transaction recorded: three statements however many."""
-    pending = s.info.pop(_PENDING, None)
-    if not pending:
-        return
-    conn = s.connection()
-    # Taking the ids first locks the head row (PostgreSQL) until commit: one chain, one line.
-    head = conn.execute(_TAKE_IDS, {"n": len(pending)}).first()
-    if head is None:  # a database restored without its head row starts the chain afresh
-        conn.execute(insert(_HEAD).values(id=1, last_id=0, last_hash=GENESIS))
-        head = conn.execute(_TAKE_IDS, {"n": len(pending)}).one()
-    last_id, prev = head
+def _chain(pending: list[tuple[Any, ...]], last_id: int, prev: str) -> tuple[list[dict[str, Any]], str]:
+    """The rows of the pending events, numbered on from `last_id` and chained on from `prev`,
+    and the last one's hash."""
     rows = []
     for event_id, (at, actor, kind, instance_id, child_ref, text) in enumerate(
-            pending, start=last_id - len(pending) + 1):
+            pending, start=last_id + 1):
         content = content_hash(child_ref, text)
         digest = _digest(prev, event_id, at, actor, kind, instance_id, content)
         rows.append({"id": event_id, "at": at, "actor": actor, "kind": kind,
                      "instance_id": instance_id, "child_ref": child_ref, "detail": text,
                      "content_hash": content, "prev_hash": prev, "hash": digest})
         prev = digest
+    return rows, prev
+
+
+def write_pending(s: Session) -> None:
+    """Chain and insert the events this transaction recorded.
+
+    Two statements when the head is where this process's last commit left it: the head moved on
+    only if it is still there (else nothing moves), then the events. Otherwise (another process
+    wrote since, a restore, the first write) three: take the ids, which also reads the head,
+    insert, set the head's hash. Either way the head row is locked (PostgreSQL) from that first
+    statement until commit: one chain, one line.
+    """
+    pending = s.info.pop(_PENDING, None)
+    if not pending:
+        return
+    conn = s.connection()
+    known = _HEADS.get(conn.engine)
+    if known is not None:
+        rows, last_hash = _chain(pending, *known)
+        to_id = known[0] + len(pending)
+        moved = _ADVANCE_HEAD.execute(conn, {"was_id": known[0], "was_hash": known[1],
+                                             "to_id": to_id, "to_hash": last_hash})
+        if cast(CursorResult[Any], moved).rowcount == 1:
+            _INSERT_EVENTS.execute(conn, rows)
+            s.info[_HEAD_AFTER] = (conn.engine, (to_id, last_hash))
+            return
+    head = conn.execute(_TAKE_IDS, {"n": len(pending)}).first()
+    if head is None:  # a database restored without its head row starts the chain afresh
+        conn.execute(insert(_HEAD).values(id=1, last_id=0, last_hash=GENESIS))
+        head = conn.execute(_TAKE_IDS, {"n": len(pending)}).one()
+    rows, last_hash = _chain(pending, head[0] - len(pending), head[1])
     _INSERT_EVENTS.execute(conn, rows)
-    _SET_HEAD_HASH.execute(conn, {"hash": prev})
+    _SET_HEAD_HASH.execute(conn, {"hash": last_hash})
+    s.info[_HEAD_AFTER] = (conn.engine, (head[0], last_hash))
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_head(s: Session) -> None:
+    after = s.info.pop(_HEAD_AFTER, None)
+    if after is not None:
+        _HEADS[after[0]] = after[1]
 
 
 @event.listens_for(Session, "before_commit")
@@ -130,6 +169,7 @@ def _may_read_trail(state: ORMExecuteState) -> bool:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(s: Session) -> None:
     s.info.pop(_PENDING, None)
+    s.info.pop(_HEAD_AFTER, None)
 
 
 @event.listens_for(Session, "after_transaction_create")
@@ -147,6 +187,7 @@ def _forget_savepoint_events(s: Session, previous: SessionTransaction) -> None:
     mark = s.info.get(_MARKS, {}).pop(id(previous), None)
     if not previous.nested or mark is None:
         return
+    s.info.pop(_HEAD_AFTER, None)  # a head moved inside it was moved back with it
     listed, length = mark
     s.info[_PENDING] = listed[:length]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from engine import audit, cli
+from engine import Engine, audit, cli
 from engine.models import AuditEvent
 
 
@@ -119,3 +120,93 @@ def test_queries_of_other_tables_leave_the_recorded_events_to_one_batch(engine):
             assert org.person(s, "p1").name == "Pat One"
     assert sum("INSERT INTO audit_event" in st for st in statements) == 1
     assert _verdict(engine).ok
+
+
+def _trail_statements(engine, run) -> list[str]:  # type: ignore[no-untyped-def]
+    sent: list[str] = []
+
+    def statement(_conn, _cursor, sql, *_rest) -> None:  # type: ignore[no-untyped-def]
+        if "audit_" in sql:
+            sent.append(sql.split()[0])
+
+    event.listen(engine.db, "before_cursor_execute", statement)
+    try:
+        run()
+    finally:
+        event.remove(engine.db, "before_cursor_execute", statement)
+    return sent
+
+
+def _append(engine, kind: str, n: int = 1) -> None:  # type: ignore[no-untyped-def]
+    with engine.transaction() as s:
+        for _ in range(n):
+            audit.append(s, engine.now(), "tester", kind, {"n": n}, None, "C-1")
+
+
+def test_a_process_moves_on_from_the_head_it_left_and_only_from_there(engine, database_url,
+                                                                      clock) -> None:
+    """The head as this process last left it saves reading it first; any other writer in between
+    (another process, a restore) and the chain is taken up from the head as it is."""
+    _append(engine, "first")
+    assert _trail_statements(engine, lambda: _append(engine, "second", 2)) == ["UPDATE", "INSERT"]
+    other = Engine(database_url, clock=clock)
+    try:
+        _append(other, "by_another_process", 3)
+        assert _trail_statements(engine, lambda: _append(engine, "after_it")) == [
+            "UPDATE", "UPDATE", "INSERT", "UPDATE"]  # not where it was left: read, then write
+        _append(other, "and_again")
+    finally:
+        other.db.dispose()
+    _append(engine, "last")
+    verdict = _verdict(engine)
+    assert verdict.ok, verdict
+    with engine.transaction() as s:
+        ids = s.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars().all()
+    assert ids == list(range(1, len(ids) + 1))
+
+
+def test_a_head_moved_in_a_savepoint_that_rolls_back_is_not_taken_as_where_the_trail_ends(
+        engine) -> None:
+    _append(engine, "first")
+    with engine.transaction() as s:
+        audit.append(s, engine.now(), "tester", "kept", {})
+        try:
+            with s.begin_nested():
+                audit.append(s, engine.now(), "tester", "dropped", {})
+                s.execute(select(AuditEvent.id)).all()  # a read of the trail writes what is pending
+                raise RuntimeError("the step failed")
+        except RuntimeError:
+            pass
+    _append(engine, "next")
+    verdict = _verdict(engine)
+    assert verdict.ok, verdict
+    with engine.transaction() as s:
+        kinds = s.execute(select(AuditEvent.kind).order_by(AuditEvent.id)).scalars().all()
+    assert kinds == ["first", "kept", "next"]
+    assert "dropped" not in kinds
+
+
+def test_processes_writing_at_once_keep_one_unbroken_chain(engine, database_url, clock) -> None:
+    engines = [Engine(database_url, clock=clock) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def write(eng: Engine, who: int) -> None:
+        try:
+            for i in range(15):
+                _append(eng, f"writer{who}", 1 + i % 3)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(eng, i)) for i, eng in enumerate(engines)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for eng in engines:
+            eng.db.dispose()
+    assert errors == []
+    verdict = _verdict(engine)
+    assert verdict.ok, verdict
+    assert verdict.checked == 4 * (5 * 1 + 5 * 2 + 5 * 3)
