@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -20,7 +20,6 @@ from engine.models import (
     AuditEvent,
     HumanTask,
     Instance,
-    InstanceState,
     Notification,
     Participant,
     Person,
@@ -28,11 +27,9 @@ from engine.models import (
     ProcessVersion,
 )
 from engine.roles import AUDITOR, CPP, GROUP_ROLES, HOS_SPQA
+from engine.service import STORED_STATE, Engine
 from engine.spiff import TaskState
 from engine.workdays import LONDON
-
-if TYPE_CHECKING:
-    from engine.service import Engine
 
 NO_SUCH_TASK = "There is no such task for you"
 NO_SUCH_AUDIT = "There is no audit with that reference for you"
@@ -158,8 +155,8 @@ def whoami(engine: Engine, username: str) -> Me | None:
     return Me(username, found[1], found[2], found[0]) if found is not None else None
 
 
-def _overdue(t: HumanTask, now: datetime) -> bool:
-    return t.escalated_at is not None or (t.due_at is not None and t.due_at < now)
+def _overdue(escalated_at: datetime | None, due_at: datetime | None, now: datetime) -> bool:
+    return escalated_at is not None or (due_at is not None and due_at < now)
 
 
 def _row(t: HumanTask, me: Person, now: datetime) -> TaskRow:
@@ -169,7 +166,7 @@ def _row(t: HumanTask, me: Person, now: datetime) -> TaskRow:
         id=t.id, name=t.name, audit_id=inst.id, child_ref=inst.child_ref,
         child_status=inst.child_status, audit_type=inst.audit_type,
         process_name=inst.process_version.name, role=t.role, due_at=t.due_at,
-        overdue=_overdue(t, now), group_role=t.group_role,
+        overdue=_overdue(t.escalated_at, t.due_at, now), group_role=t.group_role,
         holder=holder.name if holder else f"{t.group_role} (not claimed yet)",
         claimed_by_me=t.claimed_by_id == me.id,
     )
@@ -214,7 +211,7 @@ def _task_rows(conn: Connection, me_id: int, my_name: str, now: datetime, statem
     return _sorted([
         TaskRow(id=r[0], name=r[1], audit_id=r[7], child_ref=r[8], child_status=r[9],
                 audit_type=r[10], process_name=r[11], role=r[2], due_at=r[3],
-                overdue=r[4] is not None or (r[3] is not None and r[3] < now),
+                overdue=_overdue(r[4], r[3], now),
                 group_role=r[5], holder=names.get(r[12]) or f"{r[5]} (not claimed yet)",
                 claimed_by_me=r[6] == me_id)
         for r in rows
@@ -275,18 +272,16 @@ _TASK_PAGE = (
     select(HumanTask.id, HumanTask.name, HumanTask.role, HumanTask.due_at, HumanTask.escalated_at,
            HumanTask.group_role, HumanTask.status, HumanTask.assignee_id, HumanTask.claimed_by_id,
            HumanTask.completed_by_id, HumanTask.completed_at, HumanTask.form_file,
-           HumanTask.task_uuid, HumanTask.draft, Instance.id, Instance.child_ref,
+           HumanTask.task_uuid, HumanTask.draft, Instance.id.label("audit_id"), Instance.child_ref,
            Instance.child_status, Instance.audit_type, Instance.process_version_id,
-           ProcessVersion.name, _HOLDER.name, Person.id)
+           ProcessVersion.name.label("process_name"), _HOLDER.name.label("holder_name"),
+           Person.id.label("me_id"))
     .join(Instance, HumanTask.instance_id == Instance.id)
     .join(ProcessVersion, Instance.process_version_id == ProcessVersion.id)
     .outerjoin(_HOLDER, _HOLDER.id == func.coalesce(HumanTask.assignee_id,
                                                     HumanTask.claimed_by_id))
     .join(Person, (Person.username == bindparam("username")) & Person.active.is_(True))
     .where(HumanTask.id == bindparam("task_id")))
-_STATE_OF = (select(InstanceState.state, Instance.state_delta)
-             .join(Instance, Instance.id == InstanceState.instance_id)
-             .where(InstanceState.instance_id == bindparam("iid")))
 
 
 def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
@@ -299,7 +294,7 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
         t = conn.execute(_TASK_PAGE, {"task_id": task_id, "username": username}).first()
         if t is None:
             raise NotFound(NO_SUCH_TASK)
-        me_id, now = t[21], engine.now()
+        me_id, now = t.me_id, engine.now()
         if t.status == "completed" and t.completed_by_id == me_id and t.completed_at is not None:
             at = t.completed_at.astimezone(LONDON)
             raise AlreadyDone(f"You completed ‘{t.name}’ for child {t.child_ref} "
@@ -310,14 +305,14 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
         form = pd.form(t.form_file) or {"type": "object"}
         data: dict[str, Any] = {}
         if _reads_data(form):
-            state, delta = conn.execute(_STATE_OF, {"iid": t[14]}).one()
+            state, delta = conn.execute(STORED_STATE, {"iid": t.audit_id}).one()
             data = spiff.task_data(state, delta, t.task_uuid) or {}
     schema = forms.for_task(form, data)
     row = TaskRow(
-        id=t[0], name=t.name, audit_id=t[14], child_ref=t.child_ref, child_status=t.child_status,
-        audit_type=t.audit_type, process_name=t[19], role=t.role, due_at=t.due_at,
-        overdue=t.escalated_at is not None or (t.due_at is not None and t.due_at < now),
-        group_role=t.group_role, holder=t[20] or f"{t.group_role} (not claimed yet)",
+        id=t.id, name=t.name, audit_id=t.audit_id, child_ref=t.child_ref,
+        child_status=t.child_status, audit_type=t.audit_type, process_name=t.process_name,
+        role=t.role, due_at=t.due_at, overdue=_overdue(t.escalated_at, t.due_at, now),
+        group_role=t.group_role, holder=t.holder_name or f"{t.group_role} (not claimed yet)",
         claimed_by_me=t.claimed_by_id == me_id)
     return TaskForm(row, schema, t.draft, _context(schema, data))
 
@@ -435,7 +430,7 @@ def diagrams(engine: Engine, username: str, audit_id: int) -> list[Diagram]:
                 state["current"].add(bpmn_id)
         late = {t.spec_name for t in s.execute(select(HumanTask).where(
             HumanTask.instance_id == inst.id, HumanTask.status == "open")).scalars()
-            if _overdue(t, now)}
+            if _overdue(t.escalated_at, t.due_at, now)}
         out: list[Diagram] = []
         for pid in [inst.process_id, *sorted(set(marks) - {inst.process_id})]:
             fname = _file_of(pd.files, pid)

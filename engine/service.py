@@ -145,7 +145,7 @@ _SAVE_INSTANCE = Prepared(update(INSTANCE).where(INSTANCE.c.id == bindparam("iid
 _SAVE_WHOLE = Prepared(update(INSTANCE_STATE).where(
     INSTANCE_STATE.c.instance_id == bindparam("iid")))
 _INSERT_WHOLE = Prepared(insert(INSTANCE_STATE).values(instance_id=bindparam("iid")))
-_STORED = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
+STORED_STATE = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
            .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
            .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
 
@@ -314,9 +314,9 @@ class Engine:
 
     def definition(self, s: Session, pv: ProcessVersion) -> ParsedDefinition:
         """Return the parsed definition of a version; parsed once per content, then cached."""
-        digest = self._version_digest.get(pv.id)
-        if digest is not None and digest in self._definitions:
-            return self._definitions[digest]
+        cached = self._cached_definition(pv.id)
+        if cached is not None:
+            return cached
         if pv.digest in self._definitions:
             self._version_digest[pv.id] = pv.digest
             return self._definitions[pv.digest]
@@ -332,19 +332,23 @@ class Engine:
 
     # -- loading and saving workflows -------------------------------------------------------
 
+    def _cached_definition(self, process_version_id: int) -> ParsedDefinition | None:
+        digest = self._version_digest.get(process_version_id)
+        return self._definitions.get(digest) if digest is not None else None
+
     def definition_of_version(self, process_version_id: int) -> ParsedDefinition:
         """`definition_of` for a reader holding no session: one only if it is not cached."""
-        digest = self._version_digest.get(process_version_id)
-        if digest is not None and digest in self._definitions:
-            return self._definitions[digest]
+        cached = self._cached_definition(process_version_id)
+        if cached is not None:
+            return cached
         with self.transaction() as s:
             return self.definition_of(s, process_version_id)
 
     def definition_of(self, s: Session, process_version_id: int) -> ParsedDefinition:
         """Return the parsed definition of a version by its id, from the cache when it is there."""
-        digest = self._version_digest.get(process_version_id)
-        if digest is not None and digest in self._definitions:
-            return self._definitions[digest]
+        cached = self._cached_definition(process_version_id)
+        if cached is not None:
+            return cached
         pv = s.get(ProcessVersion, process_version_id)
         assert pv is not None
         return self.definition(s, pv)
@@ -364,7 +368,7 @@ class Engine:
         elif isinstance(inst, Instance):
             state, delta = inst.state, inst.state_delta
         else:
-            state, delta = s.connection().execute(_STORED, {"iid": inst.id}).one()
+            state, delta = s.connection().execute(STORED_STATE, {"iid": inst.id}).one()
         return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, delta), pd
 
     def _remember(self, s: Session, inst: Any, wf: spiff.BpmnWorkflow) -> None:
