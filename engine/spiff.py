@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextvars
 import json
 import pickle
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
+from SpiffWorkflow import __version__ as SPIFF_VERSION
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -31,6 +33,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.event_parsers import (
@@ -40,7 +43,7 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
 )
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 from engine import clock, sandbox
 
@@ -284,6 +287,7 @@ def _bare_json(task: Any) -> str:
 
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
+_FINISHED_MASK = TaskState.FINISHED_MASK
 _PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 _registry = BpmnWorkflowSerializer.configure()
 _converter = _StateOnlyConverter(_registry)
@@ -438,7 +442,7 @@ def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
     """Rebuild a workflow from its stored state (and change set) and (a private copy of) the
     cached parsed specs."""
     converter = _StateOnlyConverter(_registry, _private(spec, subprocess_specs))
-    workflow = converter.from_dict(stored_state(text, delta))
+    workflow = _walk_fast(converter.from_dict(stored_state(text, delta)))
     _rewire_triggered(workflow)
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
@@ -451,8 +455,8 @@ def state_for_reading(text: str, spec: Any, subprocess_specs: dict[str, Any],
     Nothing may run on it: running could rewire a shared spec (see _private). Reading needs no
     private copy, which is most of what rebuilding a workflow costs for a task page.
     """
-    return _StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(
-        stored_state(text, delta))
+    return _walk_fast(_StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(
+        stored_state(text, delta)))
 
 
 def task_data(state: str, delta: str | None, task_id: str) -> dict[str, Any] | None:
@@ -483,6 +487,120 @@ def task_data(state: str, delta: str | None, task_id: str) -> dict[str, Any] | N
     return data
 
 
+# -- the task tree walk ---------------------------------------------------------------------
+#
+# SpiffWorkflow finds tasks by walking its task tree (TaskIterator): the ready tasks at every
+# engine step, the waiting ones after every task completes, a join's inputs. In memory, those
+# walks are most of what a step costs, and most of a walk's cost is its bookkeeping: the list of
+# tasks to visit popped from the front, a climb up the parents after every leaf to keep the
+# depth, a property call and a list per node's children. `_walk` visits the same tasks in the
+# same order, prunes where that walk prunes, stops at the same spec and cuts at the same depth
+# (the number it keeps, quirks and all: leaving a subprocess's tree it counts as the stock walk
+# does), with the bookkeeping done on a stack of (task, depth in its own tree). Only workflows
+# the engine makes or rebuilds are walked this way (marked with _FAST_WALK): SpiffWorkflow's own
+# walk is untouched for everything else, the benchmarks' in-memory baseline included.
+# tests/engine/test_walk.py holds it to the stock walk, walk by walk, on the framework's
+# processes, and to the one SpiffWorkflow version it mirrors.
+
+_FAST_WALK = "_qaflow_fast_walk"
+WALK_MIRRORS = "3.2.0"  # the SpiffWorkflow version whose TaskIterator `_walk` reproduces
+
+
+def _walk(it: Any) -> Iterator[Any]:
+    """The tasks a depth-first TaskIterator (or BpmnTaskIterator) yields, in its order."""
+    first = it.task_list[0]
+    wanted = it.task_filter
+    state, end_at, max_depth, min_state = wanted.state, it.end_at_spec, it.max_depth, it.min_state
+    plain = type(wanted) is TaskFilter or (
+        type(wanted) is BpmnTaskFilter and wanted.catches_event is None and wanted.lane is None)
+    since, manual = wanted.updated_ts, wanted.manual
+    spec_name, spec_class = wanted.spec_name, wanted.spec_class
+    if isinstance(it, BpmnTaskIterator):
+        subprocesses = first.workflow.top_workflow.subprocesses  # live: a run may add one
+        enter = not it.skip_subprocesses
+    else:
+        subprocesses, enter = {}, False
+    stack = [(first, 0)]  # the next task last; each with its depth in its own workflow's tree
+    pop = stack.pop
+    depth = 0
+    while stack:
+        task, level = pop()
+        children = task._children
+        sub = subprocesses.get(task.id) if subprocesses else None
+        if (children or sub is not None) and (task._state >= min_state or sub is not None) \
+                and depth < max_depth and (end_at is None or task.task_spec.name != end_at):
+            get = task.workflow.tasks.get
+            below = level + 1
+            stack += [(get(child), below) for child in reversed(children)]
+            if sub is not None and enter and not (task._state >= _FINISHED_MASK
+                                                  and state <= _FINISHED_MASK):
+                stack.append((sub.task_tree, 0))
+            depth += 1
+        elif stack:
+            # The stock walk climbs from the leaf's parent to the next task's parent, one down
+            # per step, or to the top of the leaf's own tree when the next task is outside it.
+            following, its_level = stack[-1]
+            depth -= level - its_level if following.workflow is task.workflow else level
+        if wanted.matches(task) if not plain else (
+                task._state & state and task.last_state_change >= since
+                and (manual is None or task.task_spec.manual == manual)
+                and (spec_name is None or task.task_spec.name == spec_name)
+                and (spec_class is None or isinstance(task.task_spec, spec_class))):
+            yield task
+
+
+class _WalkFast:
+    """A TaskIterator whose depth-first walk is `_walk` (any other falls back to the stock one)."""
+
+    task_list: list[Any]
+    depth_first: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._walking = _walk(self) if self.depth_first else None
+
+    def __next__(self) -> Any:
+        if self._walking is None:
+            return super().__next__()  # type: ignore[misc]
+        return next(self._walking)
+
+
+class _FastTaskIterator(_WalkFast, TaskIterator):
+    pass
+
+
+class _FastBpmnTaskIterator(_WalkFast, BpmnTaskIterator):
+    pass
+
+
+_FAST_CLASS: dict[type, type] = {TaskIterator: _FastTaskIterator,
+                                 BpmnTaskIterator: _FastBpmnTaskIterator}
+
+
+def _iterator_for(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """TaskIterator.__new__: the fast class for a walk over a workflow the engine marked."""
+    fast = _FAST_CLASS.get(cls)
+    task = args[0] if args else kwargs.get("task")
+    if fast is not None and task is not None:
+        workflow = task.workflow
+        if getattr(workflow, "top_workflow", workflow).__dict__.get(_FAST_WALK):
+            cls = fast
+    return object.__new__(cls)
+
+
+def fast_walk_installed() -> bool:
+    return TaskIterator.__dict__.get("__new__") is not None
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    TaskIterator.__new__ = staticmethod(_iterator_for)  # type: ignore[assignment]
+
+
+def _walk_fast(workflow: BpmnWorkflow) -> BpmnWorkflow:
+    workflow.__dict__[_FAST_WALK] = True
+    return workflow
+
+
 def explain(exc: Exception) -> str:
     """Say in one line why SpiffWorkflow stopped: the step, and the error underneath."""
     task = getattr(exc, "task", None)
@@ -499,7 +617,7 @@ def explain(exc: Exception) -> str:
 
 def make_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
     own_spec, own_subs = _private(spec, subprocess_specs)
-    return BpmnWorkflow(own_spec, own_subs, script_engine=SCRIPT_ENGINE)
+    return _walk_fast(BpmnWorkflow(own_spec, own_subs, script_engine=SCRIPT_ENGINE))
 
 
 def send_signal(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:

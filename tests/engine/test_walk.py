@@ -1,0 +1,106 @@
+"""The engine walks SpiffWorkflow's task tree with its own loop (engine.spiff._walk) on the
+workflows it runs. SpiffWorkflow's TaskIterator is the rule: every walk an audit makes must give
+the same tasks in the same order as the stock walk would, at any depth limit, on the framework's
+own processes (subprocesses, boundary timers, joins, the safety concern's event subprocess)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.util.task import TaskIterator
+
+from engine import spiff
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import pathway  # noqa: E402
+
+# No limit (the stock 1000), and limits that cut the deep-dive's tree at several depths, inside
+# and outside its subprocesses: the depth the walk keeps is the stock walk's, quirks and all.
+LIMITS = (None, 1, 2, 4, 7, 12, 20, 33)
+
+
+def _copy(it: Any, cls: type, max_depth: int | None) -> Any:
+    """The iterator as it was made, unstarted, as `cls`, with another depth limit."""
+    twin = object.__new__(cls)
+    twin.__dict__.update(it.__dict__)
+    twin.__dict__.pop("_walking", None)
+    twin.task_list = list(it.task_list)
+    twin.depth = 0
+    if max_depth is not None:
+        twin.max_depth = max_depth
+    return twin
+
+
+def _stock_walk(it: Any, max_depth: int | None) -> list[Any]:
+    stock = BpmnTaskIterator if isinstance(it, BpmnTaskIterator) else TaskIterator
+    twin = _copy(it, stock, max_depth)
+    found = []
+    while True:
+        try:
+            found.append(stock.__next__(twin))
+        except StopIteration:
+            return found
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Check every walk the engine starts against the stock walk, on the tree as it is then."""
+    seen = {"walks": 0, "cut": 0, "in_subprocesses": 0}
+    real = spiff._walk
+
+    def checking(it: Any) -> Iterator[Any]:
+        first = it.task_list[0]
+        whole: list[Any] = []
+        for limit in LIMITS:
+            expected = _stock_walk(it, limit)
+            got = list(real(_copy(it, type(it), limit)))
+            assert [id(t) for t in got] == [id(t) for t in expected], \
+                f"walk from {first.task_spec.name}, limit {limit}"
+            if limit is None:
+                whole = expected
+            elif len(expected) < len(whole):
+                seen["cut"] += 1
+        seen["walks"] += 1
+        if any(t.workflow is not first.workflow for t in whole):
+            seen["in_subprocesses"] += 1
+        return real(it)
+
+    monkeypatch.setattr(spiff, "_walk", checking)
+    return seen
+
+
+def test_the_mirrored_version_is_the_one_installed() -> None:
+    """An upgrade of SpiffWorkflow must be a decision: the walk mirrors one version's."""
+    assert spiff.SPIFF_VERSION == spiff.WALK_MIRRORS
+    assert spiff.fast_walk_installed()
+
+
+def test_only_the_engines_workflows_take_the_fast_walk() -> None:
+    with pathway.bench() as b:
+        pd = b.definition
+        ours = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+        stock = spiff.BpmnWorkflow(pd.spec, pd.subprocess_specs, script_engine=spiff.SCRIPT_ENGINE)
+        assert type(ours.get_tasks_iterator()) is spiff._FastBpmnTaskIterator
+        assert type(TaskIterator(ours.task_tree)) is spiff._FastTaskIterator
+        assert type(stock.get_tasks_iterator()) is BpmnTaskIterator
+        assert type(TaskIterator(stock.task_tree)) is TaskIterator
+        assert [t.id for t in ours.get_tasks()] != []  # a walk that finds something
+        rebuilt = spiff.state_from_json(spiff.state_to_json(ours), pd.spec, pd.subprocess_specs)
+        assert type(rebuilt.get_tasks_iterator()) is spiff._FastBpmnTaskIterator
+
+
+def test_every_walk_of_the_deep_dive_pathway_is_the_stock_walk(checked: dict[str, int]) -> None:
+    """Allocation to re-audit through the engine: an RI grade, a dispute to stage 3, the follow-up
+    with two deadlines passing, the re-audit (bench/pathway.py's recorded walk, replayed)."""
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        pathway.walk_persisted(b, script)
+    # (Counts from the walk as recorded today, with room: they say the check saw the walks.)
+    assert checked["walks"] > 300
+    assert checked["cut"] > 500  # walks a depth limit shortened
+    assert checked["in_subprocesses"] > 20  # walks that went into a subprocess's tree
