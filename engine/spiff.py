@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -63,6 +64,15 @@ __all__ = [
     "stored_state",
     "stored_state_json",
 ]
+
+# SpiffWorkflow decides from its loggers' own level, not the effective one, whether to gather a
+# whole workflow's task ids into a log record each time a workflow is made, and a task's data
+# into one at each change of state: below INFO it does, and a logger nobody set is at 0. The
+# records then go nowhere (the CLI sets "spiff" to WARNING: at INFO every state change is
+# logged, naming children's data), but the gathering is a walk of every task. Set them as the
+# CLI means them to be.
+for _name in ("spiff.workflow", "spiff.task"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 _effects: contextvars.ContextVar[sandbox.Effects | None] = contextvars.ContextVar(
     "qaflow_effects", default=None
