@@ -276,13 +276,16 @@ def _settle(wf: spiff.BpmnWorkflow) -> None:
         spiff.stop_collecting(token)
 
 
-def walk_in_memory(b: Bench, script: Script,
-                   observe: Callable[[Ready], None] | None = None) -> spiff.BpmnWorkflow:
-    """Replay the script on the parsed BPMN held in memory, on the same clock and script engine."""
+def walk_in_memory(b: Bench, script: Script, observe: Callable[[Ready], None] | None = None,
+                   runtime: bool = False) -> spiff.BpmnWorkflow:
+    """Replay the script on the parsed BPMN held in memory, on the same clock and script engine:
+    by SpiffWorkflow as it comes, or (`runtime`) as the engine runs a workflow (its own walk of
+    the task tree, its private copy of the specs), with no database."""
     pd = b.definition
     with engine_clock.using(b.clock):
         b.clock.set(script.start)
-        wf = spiff.BpmnWorkflow(pd.spec, pd.subprocess_specs, script_engine=spiff.SCRIPT_ENGINE)
+        wf = (spiff.make_workflow(pd.spec, pd.subprocess_specs) if runtime else
+              spiff.BpmnWorkflow(pd.spec, pd.subprocess_specs, script_engine=spiff.SCRIPT_ENGINE))
         start_data = {"allocated_at": script.start.isoformat(), **CHILD}  # as Engine.start adds
         for task in wf.get_tasks(state=READY):
             task.data.update(start_data)
@@ -361,6 +364,8 @@ class Timing:
     mem_cpu: float
     per_cpu: float
     ratio: float  # the median of each turn's persisted/in-memory ratio
+    run: float = 0.0  # the engine's runtime in memory (no database), when measured
+    run_ratio: float = 0.0  # the median of each turn's persisted/runtime ratio
 
 
 def _clocked(walk: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -369,8 +374,8 @@ def _clocked(walk: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def _time_in_memory(b: Bench, script: Script) -> tuple[float, float]:
-    wall, cpu, wf = _clocked(lambda: walk_in_memory(b, script))
+def _time_in_memory(b: Bench, script: Script, runtime: bool = False) -> tuple[float, float]:
+    wall, cpu, wf = _clocked(lambda: walk_in_memory(b, script, runtime=runtime))
     if not wf.completed:
         raise PathwayMismatch("in memory: the audit did not close")
     return wall, cpu
@@ -393,26 +398,35 @@ def prepare(b: Bench) -> Script:
     return script
 
 
-def timed(b: Bench, script: Script, repeat: int) -> Timing:
+def timed(b: Bench, script: Script, repeat: int, runtime: bool = False) -> Timing:
     """Medians of `repeat` whole walks on each side, the sides taking turns so that a burst of
-    other work on the machine falls on both alike."""
+    other work on the machine falls on both alike; with `runtime`, the engine's runtime in
+    memory takes a turn too."""
     mem: list[tuple[float, float]] = []
     per: list[tuple[float, float]] = []
+    run: list[float] = []
     for _ in range(repeat):
         mem.append(_time_in_memory(b, script))
         per.append(_time_persisted(b, script))
+        if runtime:
+            run.append(_time_in_memory(b, script, runtime=True)[0])
     ratio = statistics.median(p[0] / m[0] for m, p in zip(mem, per, strict=True))
-    return Timing(*(statistics.median(x[i] for x in side) for i in (0, 1) for side in (mem, per)),
-                  ratio)
+    timing = Timing(*(statistics.median(x[i] for x in side) for i in (0, 1)
+                      for side in (mem, per)), ratio)
+    if run:
+        timing = replace(timing, run=statistics.median(run), run_ratio=statistics.median(
+            p[0] / r for r, p in zip(run, per, strict=True)))
+    return timing
 
 
-def measure(repeat: int = 3, live_cache_size: int = LIVE_CACHE_SIZE) -> tuple[Timing, int]:
+def measure(repeat: int = 3, live_cache_size: int = LIVE_CACHE_SIZE,
+            runtime: bool = False) -> tuple[Timing, int]:
     """Return the timing (medians, and the median of the turns' ratios) and the number of steps
     of one audit walked from allocation through an RI grade, a dispute to stage 3 (Head of
     Service for Safeguarding, Practice and QA) and the re-audit, the same answers on both sides."""
     with bench(live_cache_size) as b:
         script = prepare(b)
-        timing = timed(b, script, repeat)
+        timing = timed(b, script, repeat, runtime)
     return timing, len(script.steps)
 
 
@@ -601,12 +615,15 @@ def main() -> None:
         script = prepare(b)
         if args.profile:
             _print_profile(b, script)
-        timing = timed(b, script, args.repeat)
+        timing = timed(b, script, args.repeat, runtime=True)
     n = len(script.steps)
     print(f"{'side':<10} {'walk ms':>9} {'per step ms':>12} {'cpu ms':>8}")
     for side, wall, cpu in (("in-memory", timing.mem, timing.mem_cpu),
                             ("persisted", timing.per, timing.per_cpu)):
         print(f"{side:<10} {wall * 1000:>9.1f} {wall * 1000 / n:>12.2f} {cpu * 1000:>8.1f}")
+    print(f"{'runtime':<10} {timing.run * 1000:>9.1f} {timing.run * 1000 / n:>12.2f} "
+          f"{'':>8}  (the engine's runtime in memory, no database: persisted is "
+          f"{timing.run_ratio:.2f}x it)")
     print(f"{n} steps: {script.completions} task completions, {n - script.completions} clock moves "
           f"({script.timers_fired} of them fire deadlines); live cache {args.live_cache_size}")
     print(f"cpu-time ratio: {timing.per_cpu / timing.mem_cpu:.2f}")
