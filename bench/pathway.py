@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import pstats
 import shutil
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine as SqlEngine  # noqa: E402
 from sqlalchemy import bindparam, event, select  # noqa: E402
 
-from engine import Engine, FrozenClock, demo, spiff  # noqa: E402
+from engine import Engine, FrozenClock, demo, serving, spiff  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
 from engine.db import SQLITE_PRAGMAS  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
@@ -159,8 +160,10 @@ def bench(live_cache_size: int = LIVE_CACHE_SIZE) -> Iterator[Bench]:
                 pv = s.execute(select(ProcessVersion).where(ProcessVersion.process_id == PROCESS)
                                .order_by(ProcessVersion.version.desc()).limit(1)).scalar_one()
                 definition = engine.definition(s, pv)
+            serving.settle(engine)  # as a serving process does once started; both sides gain
             yield Bench(engine, clock, definition)
         finally:
+            gc.unfreeze()  # what settle froze is collectable again (this may run inside tests)
             engine.db.dispose()
 
 
