@@ -367,7 +367,7 @@ def month_to_open(today: date) -> str | None:
     return None if today < first else f"{today:%Y-%m}"
 
 
-def needs_drawing(month: str) -> ColumnElement[bool]:
+def needs_drawing(month: str | ColumnElement[str]) -> ColumnElement[bool]:
     """True when the month has no monthly schedule yet and the children register is not empty.
 
     An SQL expression, so the worker can ask it in the same query as its other checks.
