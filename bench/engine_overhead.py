@@ -30,6 +30,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import bindparam, select  # noqa: E402
 
 from engine import Engine, FrozenClock, clock, org, serving, spiff  # noqa: E402
+from engine.db import reading  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
 from engine.models import HumanTask, ProcessVersion  # noqa: E402
 from engine.roles import CPP  # noqa: E402
@@ -114,7 +115,7 @@ def persisted(engine: Engine, n: int) -> float:
                        participants={"Auditor": "auditor"})
     while True:
         # The auditor's next task, as their task list would show it (counted in the time).
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             task_id = conn.execute(NEXT_TASK, {"iid": iid}).scalar()
         if task_id is None:
             break

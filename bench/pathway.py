@@ -45,7 +45,7 @@ from sqlalchemy import bindparam, event, select  # noqa: E402
 
 from engine import Engine, FrozenClock, demo, serving, spiff  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
-from engine.db import SQLITE_PRAGMAS  # noqa: E402
+from engine.db import SQLITE_PRAGMAS, reading  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
 from engine.models import HumanTask, Instance, ProcessVersion  # noqa: E402
 from engine.sandbox import Effects  # noqa: E402
@@ -228,7 +228,7 @@ def walk_persisted(b: Bench, script: Script, observe: Callable[[Ready], None] | 
             engine.fire_due_timers()
         else:
             # The task as the holder's task list shows it (part of the cost).
-            with engine.db.connect() as conn:
+            with reading(engine.db) as conn:
                 task_id = conn.execute(_OPEN_TASK, {"iid": iid, "spec": step.spec_name}).scalar()
             if task_id is None:
                 raise PathwayMismatch(f"persisted: '{step.spec_name}' is not open; open: "

@@ -7,8 +7,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import create_engine, event
 
 DEFAULT_SQLITE = Path("instance") / "qaflow.sqlite"
 # Set on every SQLite connection. Checkpoints run on the checkpointer's thread (below), not
@@ -46,8 +46,11 @@ def make_db(url: str | None = None) -> SqlEngine:
 
         @event.listens_for(db, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # One writer at a time, decided at BEGIN: no deadlock upgrading a read lock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # One writer at a time, decided at BEGIN: no deadlock upgrading a read lock. A
+            # connection opened by `reading` never writes: it begins deferred, takes no lock
+            # and reads its snapshot of the log however long a writer holds the database.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY)
+                                 else "BEGIN IMMEDIATE")
 
         path = db.url.database
         if path and path != ":memory:":
@@ -58,6 +61,15 @@ def make_db(url: str | None = None) -> SqlEngine:
             event.listen(db, "engine_disposed", lambda _engine: checkpointer.stop())
         return db
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+_READ_ONLY = "qaflow_read_only"
+
+
+def reading(db: SqlEngine) -> Connection:
+    """A connection for reads only (task lists, a task's page, the worker's look at what is
+    due): on SQLite it waits for no writer. Nothing may be written on it."""
+    return db.connect().execution_options(**{_READ_ONLY: True})
 
 
 _CHECKPOINTERS: dict[str, Checkpointer] = {}

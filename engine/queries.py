@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import audit, forms, org, spiff
+from engine.db import reading
 from engine.errors import AccessRefused, AlreadyDone, NotFound
 from engine.models import (
     AuditEvent,
@@ -150,7 +151,7 @@ def _asking(conn: Connection, username: str) -> tuple[int, str, frozenset[str]] 
 
 def whoami(engine: Engine, username: str) -> Me | None:
     """Return the signed-in person's name and roles, or None if they no longer may sign in."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         found = _asking(conn, username)
     return Me(username, found[1], found[2], found[0]) if found is not None else None
 
@@ -228,14 +229,14 @@ def _me_asking(conn: Connection, username: str) -> tuple[int, str, frozenset[str
 def my_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
     """Open tasks assigned to me or claimed by me: overdue first, then by deadline. `who` is a
     username, or the signed-in person as this request already read them (`whoami`)."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         me_id, name = (who.id, who.name) if isinstance(who, Me) else _me_asking(conn, who)[:2]
         return _task_rows(conn, me_id, name, engine.now(), _MY_TASK_ROWS, {"me": me_id})
 
 
 def group_tasks(engine: Engine, who: str | Me) -> list[TaskRow]:
     """Unclaimed open tasks of the groups I belong to (CPP, HoS SPQA...), ready to claim."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         me_id, name, roles = (who.id, who.name, who.roles) if isinstance(who, Me) \
             else _me_asking(conn, who)
         groups = sorted(roles & GROUP_ROLES)
@@ -290,7 +291,7 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
     One read on a connection, no ORM objects: the workflow state is read as well only for the
     forms that show earlier answers or leave out questions for other children.
     """
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         t = conn.execute(_TASK_PAGE, {"task_id": task_id, "username": username}).first()
         if t is None:
             raise NotFound(NO_SUCH_TASK)

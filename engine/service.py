@@ -31,7 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock, forms, org, spiff
 from engine.clock import Clock, SystemClock
-from engine.db import make_db
+from engine.db import make_db, reading
 from engine.definitions import Bundle, ParsedDefinition, parse_bundle, sha256
 from engine.errors import (
     AccessRefused,
@@ -799,7 +799,7 @@ class Engine:
         fired = 0
         while fired < limit:
             # Most calls find nothing due: say so from one indexed read, before any lock or ORM.
-            with self.db.connect() as conn:
+            with reading(self.db) as conn:
                 if conn.execute(_ANY_DUE, {"now": self.now()}).first() is None:
                     return fired
             failed: tuple[int, str] | None = None

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, false, func, select
 
 from engine import notify, schedule
+from engine.db import reading
 from engine.models import Instance, Notification
 from engine.workdays import LONDON
 
@@ -64,7 +65,7 @@ _DUE = {True: _due_query(bindparam("month")), False: _due_query(None)}
 def due(engine) -> Due:  # type: ignore[no-untyped-def]
     """Read everything the worker may have to do in one indexed query."""
     month = schedule.month_to_open(engine.now().astimezone(LONDON).date())
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         row = conn.execute(_DUE[month is not None], {"month": month} if month else {}).one()
     return Due(row[0], row[1], bool(row[2]))
 

@@ -1,0 +1,90 @@
+"""On SQLite, what only reads (a task list, a task's page, the worker's look at what is due) does
+not queue behind a writer: while another connection holds the write lock, it reads its snapshot
+at once, and a use case that writes still takes the lock at BEGIN and waits its turn."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from engine import Engine, FrozenClock, org, queries
+from engine.worker import due
+
+
+@pytest.fixture
+def engine(tmp_path: Path, clock: FrozenClock) -> Iterator[Engine]:
+    eng = Engine(f"sqlite:///{tmp_path / 'reads.sqlite'}", clock=clock)
+    eng.create_schema()
+    with eng.transaction() as s:
+        org.add_person(s, "aud.reader", "Ann Reader")
+    yield eng
+    eng.db.dispose()
+
+
+@pytest.fixture
+def writer_holding_the_lock(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """Another process's writer, mid-transaction, holding SQLite's write lock."""
+    path = engine.db.url.database
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE person SET name = 'Ann Writer' WHERE username = 'aud.reader'")
+    yield other
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def _within(seconds: float, work: Callable[[], Any]) -> Any:
+    """Run work on a thread; its result if it finished within `seconds`, else fail."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = work()
+        except Exception as exc:  # surfaced below
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s: it queued behind the writer"
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+@pytest.mark.usefixtures("writer_holding_the_lock")
+def test_reads_do_not_wait_for_a_writer(engine: Engine) -> None:
+    me = _within(2, lambda: queries.whoami(engine, "aud.reader"))
+    assert me is not None
+    assert me.name == "Ann Reader"  # the last committed state
+    assert _within(2, lambda: queries.my_tasks(engine, "aud.reader")) == []
+    assert _within(2, lambda: due(engine)).next_timer is None
+    assert _within(2, lambda: engine.fire_due_timers()) == 0
+
+
+def test_a_use_case_that_writes_still_takes_the_lock_at_begin(engine: Engine) -> None:
+    """Writes begin IMMEDIATE (one writer at a time, decided at BEGIN: no deadlock upgrading a
+    read lock); only the read connections begin deferred."""
+    begun: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begun.append(statement)
+
+    event.listen(engine.db, "before_cursor_execute", note)
+    try:
+        with engine.transaction() as s:
+            org.add_person(s, "aud.writer", "Will Writer")
+        assert begun == ["BEGIN IMMEDIATE"]
+        queries.whoami(engine, "aud.writer")
+        due(engine)
+        assert begun == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN"]
+    finally:
+        event.remove(engine.db, "before_cursor_execute", note)
