@@ -297,7 +297,6 @@ def _bare_json(task: Any) -> str:
 
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
-_FINISHED_MASK = TaskState.FINISHED_MASK
 _PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 _registry = BpmnWorkflowSerializer.configure()
 _converter = _StateOnlyConverter(_registry)
@@ -542,8 +541,8 @@ def _walk(it: Any) -> Iterator[Any]:
             get = task.workflow.tasks.get
             below = level + 1
             stack += [(get(child), below) for child in reversed(children)]
-            if sub is not None and enter and not (task._state >= _FINISHED_MASK
-                                                  and state <= _FINISHED_MASK):
+            if sub is not None and enter and not (task._state >= _FINISHED
+                                                  and state <= _FINISHED):
                 stack.append((sub.task_tree, 0))
             depth += 1
         elif stack:
