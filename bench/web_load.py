@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -151,6 +152,9 @@ class Browser:
             raise RequestFailed(kind)
         return response.status, urlsplit(response.headers.get("Location", "")).path, page
 
+    def close(self) -> None:
+        self.conn.close()
+
     def _keep_cookies(self, headers: list[str]) -> None:
         for header in headers:
             name, _, rest = header.partition("=")
@@ -243,7 +247,22 @@ class FormReader(HTMLParser):
 # -- the simulated staff --------------------------------------------------------------------
 
 
-class Staff(threading.Thread):
+class BrowsingThread(threading.Thread):
+    """A thread with its own Browser, whose connection it closes however its work ends."""
+
+    browser: Browser
+
+    def run(self) -> None:
+        try:
+            self.work()
+        finally:
+            self.browser.close()
+
+    def work(self) -> None:
+        raise NotImplementedError
+
+
+class Staff(BrowsingThread):
     """One member of staff: signs in, then opens, fills and submits their tasks until the end."""
 
     def __init__(self, username: str, password: str, port: int, record: Record,
@@ -259,7 +278,7 @@ class Staff(threading.Thread):
     def think(self) -> None:
         time.sleep(self.rng.uniform(*self.think_range))
 
-    def run(self) -> None:
+    def work(self) -> None:
         try:
             self.browser.sign_in(self.username, self.password)
         except RequestFailed:
@@ -321,7 +340,7 @@ class Staff(threading.Thread):
         return ""
 
 
-class Probe(threading.Thread):
+class Probe(BrowsingThread):
     """One more signed-in session fetching the sign-in page at a steady rate: the baseline."""
 
     def __init__(self, username: str, password: str, port: int, record: Record,
@@ -330,7 +349,7 @@ class Probe(threading.Thread):
         self.browser = Browser(port, record)
         self.username, self.password, self.start_line, self.until = username, password, start, until
 
-    def run(self) -> None:
+    def work(self) -> None:
         try:
             self.browser.sign_in(self.username, self.password)
         except RequestFailed:
@@ -508,19 +527,38 @@ def start_gunicorn(url: str, port: int, workers: int, folder: Path) -> subproces
              "--log-level", "warning", "--access-logfile", str(folder / "access.log"),
              "--access-logformat", ACCESS_FORMAT, "webui.wsgi:app"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    try:
+        answered = wait_for_sign_in_page(port, lambda: server.poll() is None)
+    except RuntimeError:
+        raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}") from None
+    if not answered:
+        stop(server)
+        raise RuntimeError(f"gunicorn did not answer within 60 s: {log.read_text()[-2000:]}")
+    return server
+
+
+def wait_for_sign_in_page(port: int, alive: Callable[[], bool], seconds: float = 60.0,
+                          attempt: float = 5.0) -> bool:
+    """Ask for /sign-in until it answers 200; False after `seconds`. Raise if not alive().
+
+    Each try's connection is closed whatever happens to it: a worker still booting lets the
+    request wait in the listen queue until `attempt` runs out.
+    """
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
+        if not alive():
+            raise RuntimeError("the server exited before it answered")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=attempt)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/sign-in")
             if conn.getresponse().status == 200:
-                return server
+                return True
         except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError(f"gunicorn did not answer within 60 s: {log.read_text()[-2000:]}")
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    return False
 
 
 def server_times(log: Path, start: int, end: int) -> dict[str, list[float]]:
