@@ -527,27 +527,23 @@ def start_gunicorn(url: str, port: int, workers: int, folder: Path) -> subproces
              "--log-level", "warning", "--access-logfile", str(folder / "access.log"),
              "--access-logformat", ACCESS_FORMAT, "webui.wsgi:app"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        answered = wait_for_sign_in_page(port, lambda: server.poll() is None)
-    except RuntimeError:
-        raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}") from None
-    if not answered:
-        stop(server)
-        raise RuntimeError(f"gunicorn did not answer within 60 s: {log.read_text()[-2000:]}")
-    return server
+    if wait_for_sign_in_page(port, lambda: server.poll() is None):
+        return server
+    if server.poll() is not None:
+        raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
+    stop(server)
+    raise RuntimeError(f"gunicorn did not answer within 60 s: {log.read_text()[-2000:]}")
 
 
 def wait_for_sign_in_page(port: int, alive: Callable[[], bool], seconds: float = 60.0,
                           attempt: float = 5.0) -> bool:
-    """Ask for /sign-in until it answers 200; False after `seconds`. Raise if not alive().
+    """Ask for /sign-in until it answers 200; False once `seconds` pass or alive() is False.
 
     Each try's connection is closed whatever happens to it: a worker still booting lets the
     request wait in the listen queue until `attempt` runs out.
     """
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive():
-            raise RuntimeError("the server exited before it answered")
+    while alive() and time.monotonic() < deadline:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=attempt)
         try:
             conn.request("GET", "/sign-in")

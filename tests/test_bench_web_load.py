@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine as SqlEngine
@@ -49,6 +50,20 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sq
     db.dispose()
 
 
+@contextmanager
+def resource_warnings() -> Iterator[list[str]]:
+    """Collect the ResourceWarnings (an unclosed socket or file) raised inside, including those
+    of objects the garbage collector frees at the end, rather than in whichever test runs next."""
+    found: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            yield found
+        finally:
+            gc.collect()
+            found += [str(w.message) for w in caught if w.category is ResourceWarning]
+
+
 @pytest.fixture(scope="module")
 def unclosed() -> list[str]:
     """The ResourceWarnings (an unclosed socket or file) the bench's run left behind."""
@@ -62,16 +77,14 @@ def run(database: tuple[str, SqlEngine], tmp_path_factory: pytest.TempPathFactor
     args = argparse.Namespace(warmup=0.0, duration=4.0, think_min=0.02, think_max=0.1, seed=1)
     prepared = web_load.Prepared(demo.DEMO_PASSWORD, STAFF, audits=6, events=0)
     port, folder = web_load.free_port(), tmp_path_factory.mktemp("gunicorn")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with resource_warnings() as found:
         server = web_load.start_gunicorn(url, port, 2, folder)
         try:
             return web_load.run_load(args, prepared, STAFF, port, server, db,
                                      folder / "access.log")
         finally:
             web_load.stop(server)
-            gc.collect()  # what is left unclosed warns now, not in whichever test runs next
-            unclosed += [str(w.message) for w in caught if w.category is ResourceWarning]
+    unclosed += found
 
 
 @pytest.mark.slow
@@ -111,7 +124,6 @@ def test_waiting_for_the_server_closes_every_try_even_while_workers_boot() -> No
     and the one that is answered, must each close its socket (CI once failed on one that did not)."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=16)
     port = listener.getsockname()[1]
-
     listener.settimeout(0.1)
     done = threading.Event()
 
@@ -131,13 +143,11 @@ def test_waiting_for_the_server_closes_every_try_even_while_workers_boot() -> No
 
     server = threading.Thread(target=boot_then_answer, daemon=True)
     server.start()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with resource_warnings() as found:
         try:
             assert web_load.wait_for_sign_in_page(port, lambda: True, seconds=10, attempt=0.2)
         finally:
             done.set()
             server.join(timeout=5)
             listener.close()
-        gc.collect()
-    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    assert found == []
