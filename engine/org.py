@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import NamedTuple
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from engine.errors import NotFound
 from engine.models import Instance, Person, PersonRole, ServiceArea, Team
@@ -67,21 +69,59 @@ def add_person(
     return p
 
 
-def participants_for(s: Session, practitioner: Person, auditor: Person) -> dict[str, Person]:
+class Holder(NamedTuple):
+    """A person as starting an audit needs them, read without the ORM."""
+    id: int
+    username: str
+    name: str
+    active: bool
+    team_id: int | None
+    service_area_id: int | None  # their team's
+
+
+_HOLDER = (select(Person.id, Person.username, Person.name, Person.active, Person.team_id,
+                  Team.service_area_id)
+           .outerjoin(Team, Team.id == Person.team_id))
+_HOLDER_NAMED = _HOLDER.where(Person.username == bindparam("username"))
+_HOLDERS = _HOLDER.where(Person.id.in_(bindparam("ids", expanding=True)))
+_ROLES = select(PersonRole.role).where(PersonRole.person_id == bindparam("pid"))
+_TM, _SM, _HOS = aliased(Person, name="tm"), aliased(Person, name="sm"), aliased(Person, name="hos")
+# The practitioner's line: their manager, that manager's, and theirs; and the head of their
+# team's service area, who stands in for a Head of Service missing from the line.
+_LINE = (select(_TM.id, _SM.id, _HOS.id, ServiceArea.head_id)
+         .select_from(Person)
+         .outerjoin(_TM, _TM.id == Person.manager_id)
+         .outerjoin(_SM, _SM.id == _TM.manager_id)
+         .outerjoin(_HOS, _HOS.id == _SM.manager_id)
+         .outerjoin(Team, Team.id == Person.team_id)
+         .outerjoin(ServiceArea, ServiceArea.id == Team.service_area_id)
+         .where(Person.id == bindparam("pid")))
+
+
+def holder(conn: Connection, username: str) -> Holder:
+    row = conn.execute(_HOLDER_NAMED, {"username": username}).first()
+    if row is None:
+        raise NotFound(f"No person with the username '{username}'")
+    return Holder(*row)
+
+
+def roles_of(conn: Connection, person_id: int) -> set[str]:
+    return set(conn.execute(_ROLES, {"pid": person_id}).scalars())
+
+
+def participants_for(conn: Connection, practitioner: Holder, auditor: Holder) -> dict[str, Holder]:
     """Derive an audit's participants from the practitioner's line: TM, SM and Head of Service."""
-    found: dict[str, Person] = {AUDITOR: auditor, PRACTITIONER: practitioner}
-    tm = practitioner.manager
-    sm = tm.manager if tm else None
-    hos = sm.manager if sm else None
-    if hos is None and practitioner.team is not None:
-        head_id = practitioner.team.service_area.head_id
-        hos = s.get(Person, head_id) if head_id else None
-    for role, holder in ((TEAM_MANAGER, tm), (SERVICE_MANAGER, sm), (HEAD_OF_SERVICE, hos)):
-        if holder is None:
+    found: dict[str, Holder] = {AUDITOR: auditor, PRACTITIONER: practitioner}
+    tm, sm, hos, head = conn.execute(_LINE, {"pid": practitioner.id}).one()
+    hos = hos if hos is not None else head
+    people = {row.id: Holder(*row) for row in conn.execute(
+        _HOLDERS, {"ids": [i for i in (tm, sm, hos) if i is not None]})}
+    for role, holder_id in ((TEAM_MANAGER, tm), (SERVICE_MANAGER, sm), (HEAD_OF_SERVICE, hos)):
+        if holder_id is None:
             raise NotFound(
                 f"{practitioner.name} has no {role} in the organisation structure; "
                 "record who manages whom before allocating an audit")
-        found[role] = holder
+        found[role] = people[holder_id]
     return found
 
 

@@ -145,6 +145,11 @@ _SAVE_INSTANCE = Prepared(update(INSTANCE).where(INSTANCE.c.id == bindparam("iid
 _SAVE_WHOLE = Prepared(update(INSTANCE_STATE).where(
     INSTANCE_STATE.c.instance_id == bindparam("iid")))
 _INSERT_WHOLE = Prepared(insert(INSTANCE_STATE).values(instance_id=bindparam("iid")))
+_LATEST_VERSION = (select(ProcessVersion.id, ProcessVersion.version)
+                   .where(ProcessVersion.process_id == bindparam("pid"))
+                   .order_by(ProcessVersion.version.desc()).limit(1))
+_INSERT_INSTANCE = insert(INSTANCE)
+_INSERT_PARTICIPANTS = Prepared(insert(cast(Table, Participant.__table__)))
 STORED_STATE = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
            .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
            .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
@@ -600,21 +605,22 @@ class Engine:
               auditor: str | None = None) -> int:
         """Start an instance on the newest version; participants are derived from the practitioner."""
         with self.transaction() as s:
-            pv = self._latest_version(s, process_id)
+            conn = s.connection()
+            pv = conn.execute(_LATEST_VERSION, {"pid": process_id}).first()
             if pv is None:
                 raise NotFound(f"No process '{process_id}' has been deployed")
-            pd = self.definition(s, pv)
-            starter = org.person(s, actor)
+            pd = self.definition_of(s, pv.id)
+            starter = org.holder(conn, actor)
             if not starter.active or not org.may_start(
-                    starter.role_names, str(data.get("audit_type", "monthly"))):
+                    org.roles_of(conn, starter.id), str(data.get("audit_type", "monthly"))):
                 raise NotAllowed("Only CPP allocate audits; the Senior Leadership Team may "
                                  "request a bespoke audit")
-            people: dict[str, Person] = {}
+            people: dict[str, org.Holder] = {}
             if practitioner and auditor:
-                people.update(org.participants_for(s, org.person(s, practitioner),
-                                                   org.person(s, auditor)))
+                people.update(org.participants_for(conn, org.holder(conn, practitioner),
+                                                   org.holder(conn, auditor)))
             for role, username in (participants or {}).items():
-                people[role] = org.person(s, username)
+                people[role] = org.holder(conn, username)
             if AUDITOR in people and people[AUDITOR].id in {
                 people[r].id for r in PARTICIPANT_ROLES[1:3] if r in people
             }:
@@ -622,16 +628,19 @@ class Engine:
             now = self.now()
             start_data = {"allocated_at": now.isoformat(), **data}
             prac = people.get("Practitioner")
-            inst = Instance(
-                process_version_id=pv.id, process_id=process_id, status="running",
-                started_by=actor, started_at=now, updated_at=now,
-                child_ref=str(start_data.get("child_ref", "")),
-                team_id=prac.team_id if prac else None,
-                service_area_id=prac.team.service_area_id if prac and prac.team else None,
-                participants=[Participant(role=r, person_id=p.id) for r, p in people.items()],
-            )
-            s.add(inst)
-            s.flush()
+            child_ref = str(start_data.get("child_ref", ""))
+            new_id = conn.execute(_INSERT_INSTANCE, {
+                "process_version_id": pv.id, "process_id": process_id, "status": "running",
+                "version": 1, "started_by": actor, "started_at": now, "updated_at": now,
+                "child_ref": child_ref, "team_id": prac.team_id if prac else None,
+                "service_area_id": prac.service_area_id if prac else None,
+            }).inserted_primary_key
+            assert new_id is not None
+            inst = InstanceRow(new_id[0], 1, pv.id, process_id, child_ref, None)
+            if people:
+                _INSERT_PARTICIPANTS.execute(conn, [
+                    {"instance_id": inst.id, "role": r, "person_id": p.id}
+                    for r, p in people.items()])
             with self._lock:  # a new audit: its roles are these, and it holds no task rows yet
                 self._participants[inst.id] = {r: p.id for r, p in people.items()}
             wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
