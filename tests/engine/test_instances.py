@@ -3,9 +3,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, audit
+from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, audit, org
 from engine.models import AuditEvent, HumanTask, Instance, Notification
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "simple"
@@ -40,6 +40,38 @@ def test_participants_are_derived_from_the_practitioners_line(engine, started):
         roles = {p.role: p.person.username for p in inst.participants}
     assert roles == {"Auditor": "auditor", "Practitioner": "sw", "Team Manager": "tm",
                      "Service Manager": "sm", "Head of Service": "hos"}
+
+
+def test_the_service_areas_head_stands_in_for_a_line_that_stops_at_the_service_manager(
+        engine, people, deploy):
+    deploy(FIXTURE)
+    with engine.transaction() as s:
+        org.person(s, "sm").manager_id = None
+        org.add_person(s, "sw2", "Sky Walsh", manager=org.person(s, "tm"),
+                       team=org.person(s, "tm").team)
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-2"}, practitioner="sw2",
+                       auditor="auditor")
+    with engine.transaction() as s:
+        inst = s.get(Instance, iid)
+        roles = {p.role: p.person.username for p in inst.participants}
+        assert (inst.team_id, inst.service_area_id) == (
+            org.person(s, "tm").team_id, org.person(s, "tm").team.service_area_id)
+    assert (roles["Service Manager"], roles["Head of Service"]) == ("sm", "hos")
+
+
+def test_a_practitioner_with_no_line_manager_cannot_be_audited_until_one_is_recorded(
+        engine, people, deploy):
+    deploy(FIXTURE)
+    with engine.transaction() as s:
+        org.add_person(s, "loner", "Lee Oner")
+    with pytest.raises(NotFound, match="Lee Oner has no Team Manager"):
+        engine.start("simple", "cpp1", {"child_ref": "C-3"}, practitioner="loner",
+                     auditor="auditor")
+    with pytest.raises(NotFound, match="username 'nobody'"):
+        engine.start("simple", "cpp1", {"child_ref": "C-3"}, practitioner="sw",
+                     auditor="nobody")
+    with engine.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Instance)) == 0
 
 
 def test_the_practitioners_own_team_manager_cannot_be_the_auditor(engine, people, deploy):
