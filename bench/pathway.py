@@ -45,7 +45,7 @@ from sqlalchemy import bindparam, event, select  # noqa: E402
 
 from engine import Engine, FrozenClock, demo, serving, spiff  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
-from engine.db import SQLITE_PRAGMAS, reading  # noqa: E402
+from engine.db import SQLITE_PRAGMAS, begin_statement, reading  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
 from engine.models import HumanTask, Instance, ProcessVersion  # noqa: E402
 from engine.sandbox import Effects  # noqa: E402
@@ -504,13 +504,17 @@ def database_floor(db: SqlEngine, run: Callable[[], object], repeat: int = 5) ->
             sent.append((sql, params, many and bool(params)
                          and isinstance(params[0], tuple | list | dict)))
 
+        def begin(conn: Any) -> None:  # sent to the driver, past the statement events
+            sent.append((begin_statement(conn), (), False))
+
         def commit(_conn: Any) -> None:
             sent.append(("COMMIT", (), False))
 
         def rollback(_conn: Any) -> None:
             sent.append(("ROLLBACK", (), False))
 
-        hooks = (("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback))
+        hooks = (("before_cursor_execute", statement), ("begin", begin), ("commit", commit),
+                 ("rollback", rollback))
         for name, fn in hooks:
             event.listen(db, name, fn)
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import DBAPIError
 
 DEFAULT_SQLITE = Path("instance") / "qaflow.sqlite"
 # Set on every SQLite connection. Checkpoints run on the checkpointer's thread (below), not
@@ -46,11 +47,14 @@ def make_db(url: str | None = None) -> SqlEngine:
 
         @event.listens_for(db, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # One writer at a time, decided at BEGIN: no deadlock upgrading a read lock. A
-            # connection opened by `reading` never writes: it begins deferred, takes no lock
-            # and reads its snapshot of the log however long a writer holds the database.
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY)
-                                 else "BEGIN IMMEDIATE")
+            # Sent to the driver itself: SQLAlchemy's path for a statement costs more than
+            # SQLite takes to begin (measured: a use case 20 us, a read 11 us faster this way).
+            # Statement events do not see it: listen for "begin" and ask `begin_statement`.
+            statement = begin_statement(conn)
+            try:
+                conn.connection.driver_connection.execute(statement)
+            except sqlite3.Error as exc:  # raised as SQLAlchemy would have (busy: retried)
+                raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 
         path = db.url.database
         if path and path != ":memory:":
@@ -64,6 +68,13 @@ def make_db(url: str | None = None) -> SqlEngine:
 
 
 _READ_ONLY = "qaflow_read_only"
+
+
+def begin_statement(conn: Connection) -> str:
+    """How a transaction begins on SQLite. One writer at a time, decided at BEGIN: no deadlock
+    upgrading a read lock. A connection opened by `reading` never writes: it begins deferred,
+    takes no lock and reads its snapshot of the log however long a writer holds the database."""
+    return "BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE"
 
 
 def reading(db: SqlEngine) -> Connection:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from engine import Engine, FrozenClock, org, queries
 from engine.worker import due
@@ -74,11 +75,14 @@ def test_a_use_case_that_writes_still_takes_the_lock_at_begin(engine: Engine) ->
     read lock); only the read connections begin deferred."""
     begun: list[str] = []
 
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def note(statement: str) -> None:  # every statement SQLite runs, however it was sent
         if statement.startswith("BEGIN"):
             begun.append(statement)
 
-    event.listen(engine.db, "before_cursor_execute", note)
+    def trace(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.set_trace_callback(note)
+
+    event.listen(engine.db, "checkout", trace)
     try:
         with engine.transaction() as s:
             org.add_person(s, "aud.writer", "Will Writer")
@@ -87,4 +91,21 @@ def test_a_use_case_that_writes_still_takes_the_lock_at_begin(engine: Engine) ->
         due(engine)
         assert begun == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN"]
     finally:
-        event.remove(engine.db, "before_cursor_execute", note)
+        event.remove(engine.db, "checkout", trace)  # the fixture disposes the traced connections
+
+
+@pytest.mark.usefixtures("writer_holding_the_lock")
+def test_a_database_still_locked_at_begin_fails_as_sqlalchemy_reports_it(engine: Engine) -> None:
+    """BEGIN goes to the driver directly; a lock that outlasts the busy timeout must still be
+    SQLAlchemy's OperationalError, which the outbox's retry (engine/notify.py) catches."""
+
+    def short_wait(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=50")
+
+    event.listen(engine.db, "checkout", short_wait)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), engine.transaction() as s:
+            org.add_person(s, "aud.blocked", "Bea Blocked")
+    finally:
+        event.remove(engine.db, "checkout", short_wait)
+    assert queries.whoami(engine, "aud.blocked") is None  # nothing of it was written
