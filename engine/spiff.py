@@ -9,6 +9,7 @@ import contextvars
 import json
 import logging
 import pickle
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -44,6 +45,7 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
 )
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 from engine import clock, sandbox
@@ -603,6 +605,31 @@ def fast_walk_installed() -> bool:
 
 if SPIFF_VERSION == WALK_MIRRORS:
     TaskIterator.__new__ = staticmethod(_iterator_for)  # type: ignore[assignment]
+
+
+# SpiffWorkflow 3.2.0's Task._set_state builds a log message and its extras (the state's name
+# from a table made afresh at each call, the parent found by id, the spec's names) at every
+# change of state, whether or not the "spiff.task" logger will emit the record; the engine keeps
+# that logger at WARNING (above). On the workflows the engine runs, the state and the time of the
+# change are set as the stock method sets them and the record is built only when the logger would
+# emit it: with the logger at INFO or below, the stock method runs as it is.
+_TASK_LOG = logging.getLogger("spiff.task")
+_stock_set_state = Task._set_state
+
+
+def _set_state(self: Task, value: int) -> None:
+    workflow = self.workflow
+    if _TASK_LOG.isEnabledFor(logging.INFO) \
+            or not getattr(workflow, "top_workflow", workflow).__dict__.get(_FAST_WALK):
+        return _stock_set_state(self, value)
+    if value != self._state:
+        self.last_state_change = time.time()
+        self._state = value
+    return None
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    Task._set_state = _set_state  # type: ignore[method-assign]
 
 
 def _walk_fast(workflow: BpmnWorkflow) -> BpmnWorkflow:

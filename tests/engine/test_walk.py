@@ -104,3 +104,43 @@ def test_every_walk_of_the_deep_dive_pathway_is_the_stock_walk(checked: dict[str
     assert checked["walks"] > 300
     assert checked["cut"] > 500  # walks a depth limit shortened
     assert checked["in_subprocesses"] > 20  # walks that went into a subprocess's tree
+
+
+def _states(wf: spiff.BpmnWorkflow) -> list[tuple[str, int, int]]:
+    """Every task of the tree, as the stock walk orders them: its spec, its state, and where its
+    change of state falls among the others' (the order of last_state_change)."""
+    tasks = list(_stock_walk(wf.get_tasks_iterator(), None))
+    order = {id(t): n for n, t in enumerate(sorted(tasks, key=lambda t: t.last_state_change))}
+    return [(t.task_spec.name, t._state, order[id(t)]) for t in tasks]
+
+
+def test_a_change_of_state_sets_what_the_stock_method_sets(monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """On the engine's workflows a change of state skips building a log record nobody will see;
+    the whole pathway in memory ends with every task in the stock state, changed in the stock
+    order. With the spiff.task logger at INFO the stock method runs, records and all."""
+    assert spiff.Task._set_state is spiff._set_state
+    stock_calls = {"n": 0}
+    real = spiff._stock_set_state
+
+    def counted(task: Any, value: int) -> None:
+        stock_calls["n"] += 1
+        real(task, value)
+
+    monkeypatch.setattr(spiff, "_stock_set_state", counted)
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        stock_calls["n"] = 0
+        ours = pathway.walk_in_memory(b, script, runtime=True)
+        # The quiet path, every time but while SpiffWorkflow makes the workflow (before the
+        # engine has marked it as its own: the start task's one change of state).
+        assert stock_calls["n"] == 1
+        stock = pathway.walk_in_memory(b, script)
+        assert stock_calls["n"] > 200  # SpiffWorkflow's own workflow: the stock method
+        assert _states(ours) == _states(stock)
+        caplog.set_level("INFO", logger="spiff.task")
+        stock_calls["n"] = 0
+        logged = pathway.walk_in_memory(b, script, runtime=True)
+        assert stock_calls["n"] > 200
+        assert sum(r.getMessage().startswith("State changed to") for r in caplog.records) > 200
+        assert _states(logged) == _states(stock)
