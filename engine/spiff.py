@@ -224,8 +224,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                 if again is not None and again[0] is task:
                     out.append(again)
                     continue
-                text = f'"{tid}":' + (dumps(convert(task)) if task.data or task.internal_data
-                                      else _bare_json(task))
+                text = f'"{_text(tid)}":' + _task_json(task)
                 made[id(task)] = (task, text)
                 # A finished task changes only when it gains a child (an event subprocess
                 # triggered under the start); a predicted one with no data only with its state,
@@ -279,23 +278,48 @@ def _bare(task: Any) -> tuple[str, ...] | None:
     return tuple(parent.data) if parent is not None else ()
 
 
-def _bare_json(task: Any) -> str:
-    """SpiffWorkflow's JSON for a task with no data of its own (TaskConverter.to_dict with its
-    typename, as `_dumps` writes it), built directly: most tasks are predicted ones like this,
-    and the converter's generic walk costs several times as much. Tests hold it to the
-    converter's output, byte for byte."""
+# Task ids as text: an id is written as the task's own, as its parent's child and as its
+# children's parent, at every save that writes any of them, and str(UUID) is Python code. Keyed by
+# id() with the UUID itself kept, so a recycled id never matches; emptied when full.
+_TEXTS: dict[int, tuple[UUID, str]] = {}
+_TEXTS_MAX = 50_000
+
+
+def _text(u: UUID) -> str:
+    hit = _TEXTS.get(id(u))
+    if hit is not None and hit[0] is u:
+        return hit[1]
+    if len(_TEXTS) >= _TEXTS_MAX:
+        _TEXTS.clear()
+    text = str(u)
+    _TEXTS[id(u)] = (u, text)
+    return text
+
+
+def _task_json(task: Any) -> str:
+    """SpiffWorkflow's JSON for a task (TaskConverter.to_dict with its typename, as `_dumps`
+    writes it: the data as its changes from the parent's), built directly: the converter's
+    generic walk costs several times as much, and most of a save is tasks. Tests hold it to the
+    converter's output, byte for byte, for every task of the framework's pathway."""
     parent = task.parent
+    ours = task.data
     if parent is None:
-        up, delta = "null", "{}"
+        up, data, delta = "null", _dumps(ours), "{}"
     else:
-        up = f'"{task._parent}"'
-        delta = '{"updates":{},"deletions":' + _dumps(list(parent.data)) + "}"
-    children = ",".join(f'"{child}"' for child in task._children)
-    return (f'{{"id":"{task.id}","parent":{up},"children":[{children}],'
+        up, data, theirs = f'"{_text(task._parent)}"', "{}", parent.data
+        if ours:
+            updates = _dumps({k: v for k, v in ours.items() if k not in theirs or v != theirs[k]})
+            deletions = _dumps([k for k in theirs if k not in ours])
+        else:
+            updates, deletions = "{}", _dumps(list(theirs))
+        delta = '{"updates":' + updates + ',"deletions":' + deletions + "}"
+    internal = _dumps(_registry.convert(task.internal_data)) if task.internal_data else "{}"
+    children = ",".join(f'"{_text(child)}"' for child in task._children)
+    return (f'{{"id":"{_text(task.id)}","parent":{up},"children":[{children}],'
             f'"last_state_change":{float.__repr__(task.last_state_change)},'
             f'"state":{int(task._state)},"task_spec":{_dumps(task.task_spec.name)},'
-            f'"triggered":{"true" if task.triggered else "false"},"internal_data":{{}},'
-            f'"data":{{}},"delta":{delta},"typename":"Task"}}')
+            f'"triggered":{"true" if task.triggered else "false"},"internal_data":{internal},'
+            f'"data":{data},"delta":{delta},"typename":"Task"}}')
 
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
