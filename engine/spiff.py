@@ -296,6 +296,20 @@ def _text(u: UUID) -> str:
     return text
 
 
+_KEYS: dict[tuple[str, ...] | str, str] = {}
+
+
+def _keys_json(keys: tuple[str, ...] | str) -> str:
+    """The JSON of a spec's name, or of a list of data keys: a few hundred different ones per
+    process, written at every save."""
+    text = _KEYS.get(keys)
+    if text is None:
+        if len(_KEYS) >= _TEXTS_MAX:
+            _KEYS.clear()
+        text = _KEYS[keys] = _dumps(keys if isinstance(keys, str) else list(keys))
+    return text
+
+
 def _task_json(task: Any) -> str:
     """SpiffWorkflow's JSON for a task (TaskConverter.to_dict with its typename, as `_dumps`
     writes it: the data as its changes from the parent's), built directly: the converter's
@@ -310,14 +324,14 @@ def _task_json(task: Any) -> str:
         if ours:
             updates = _dumps({k: v for k, v in ours.items() if k not in theirs or v != theirs[k]})
             deletions = _dumps([k for k in theirs if k not in ours])
-        else:
-            updates, deletions = "{}", _dumps(list(theirs))
+        else:  # most tasks: predicted ones, whose parents' data all counts as deleted
+            updates, deletions = "{}", _keys_json(tuple(theirs))
         delta = '{"updates":' + updates + ',"deletions":' + deletions + "}"
     internal = _dumps(_registry.convert(task.internal_data)) if task.internal_data else "{}"
     children = ",".join(f'"{_text(child)}"' for child in task._children)
     return (f'{{"id":"{_text(task.id)}","parent":{up},"children":[{children}],'
             f'"last_state_change":{float.__repr__(task.last_state_change)},'
-            f'"state":{int(task._state)},"task_spec":{_dumps(task.task_spec.name)},'
+            f'"state":{int(task._state)},"task_spec":{_keys_json(task.task_spec.name)},'
             f'"triggered":{"true" if task.triggered else "false"},"internal_data":{internal},'
             f'"data":{data},"delta":{delta},"typename":"Task"}}')
 
