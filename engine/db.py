@@ -127,7 +127,8 @@ class Checkpointer:
                     self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint",
                                                     daemon=True)
                     self._thread.start()
-        self._wake.set()
+        if not self._wake.is_set():  # set already: the thread has not yet taken the last one
+            self._wake.set()
 
     def stop(self) -> None:
         """End the thread, waiting for a checkpoint under way to finish."""

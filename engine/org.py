@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.errors import NotFound
@@ -37,6 +38,16 @@ def members_of(s: Session, role: str) -> list[Person]:
             .order_by(Person.name)
         ).scalars()
     )
+
+
+_RECIPIENTS = (select(Person.id, Person.username, Person.email).join(PersonRole)
+               .where(PersonRole.role == bindparam("role"), Person.active.is_(True))
+               .order_by(Person.name))
+
+
+def recipients_of(conn: Connection, role: str) -> Sequence[Row[int, str, str]]:
+    """`members_of` as whom to notify (id, username, email), read without the ORM."""
+    return conn.execute(_RECIPIENTS, {"role": role}).all()
 
 
 def add_service_area(s: Session, name: str) -> ServiceArea:

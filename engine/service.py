@@ -465,7 +465,7 @@ class Engine:
 
     def _holders(self, s: Session, inst: Any, role: str) -> Sequence[Recipient]:
         if role in GROUP_ROLES:
-            return org.members_of(s, role)
+            return org.recipients_of(s.connection(), role)
         person_id = self._participant_ids(s, inst.id).get(role)
         if person_id is None:
             return []
@@ -509,7 +509,7 @@ class Engine:
         for task in tasks:
             managers: Sequence[Recipient] = (
                 [_Contact(task.boss_id, task.boss_username, task.boss_email)]
-                if task.boss_id is not None else org.members_of(s, HOS_SPQA))
+                if task.boss_id is not None else org.recipients_of(conn, HOS_SPQA))
             due = task.due_at.isoformat() if task.due_at else "its deadline"
             who = task.holder_name or f"the {task.role} group"
             self._notify(
@@ -682,7 +682,7 @@ class Engine:
                                  .where(HumanTask.id == task_id)).scalar_one()
                 audit.append(s, self.now(), username, "step_failed", {"reason": str(exc)},
                              inst.id, inst.child_ref)
-                self._notify(s, inst, org.members_of(s, POLICY_OWNER),
+                self._notify(s, inst, org.recipients_of(s.connection(), POLICY_OWNER),
                              f"A step could not be completed (child {inst.child_ref})",
                              f"{username} could not complete a task: {exc}. The audit is unchanged.")
             raise
@@ -837,7 +837,7 @@ class Engine:
             .values(next_timer_at=self.now() + RETRY_FAILED_TIMER, version=INSTANCE.c.version + 1))
         audit.append(s, self.now(), "system", "timer_failed", {"reason": reason},
                      inst.id, inst.child_ref)
-        self._notify(s, inst, org.members_of(s, POLICY_OWNER),
+        self._notify(s, inst, org.recipients_of(s.connection(), POLICY_OWNER),
                      f"A deadline could not be processed (child {inst.child_ref})",
                      f"The audit's process stopped at a deadline: {reason}. The audit is unchanged; "
                      "the engine will try again in an hour. Correct the process and redeploy.")
