@@ -202,7 +202,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         workflow, same moment)."""
         # Keyed by id(task) (cheaper than hashing a UUID); the entry keeps the task itself, so a
         # recycled id never matches a different task.
-        cache: dict[int, tuple[Any, float, list[Any], tuple[str, ...] | None, str]] = \
+        cache: dict[int, tuple[Any, float, list[Any], tuple[str, ...] | None, str, Any]] = \
             workflow.__dict__.setdefault("_qaflow_json", {})
         convert, dumps = self.registry.convert, _dumps
         made: dict[int, tuple[Any, str]] = {} if fresh is None else fresh
@@ -210,16 +210,25 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         def tasks(wf, skipping: dict[int, Any]) -> tuple[list[tuple[Any, str]], int]:  # type: ignore[no-untyped-def]
             out, skipped = [], 0
             for tid, task in wf.tasks.items():
-                was = skipping.get(id(task)) if skipping else None
-                if was is not None and was[0] is task and was[1] == task._children:
-                    skipped += 1
-                    continue
-                hit = cache.get(id(task))
+                key = id(task)
+                if skipping:
+                    was = skipping.get(key)
+                    if was is not None and was[0] is task and was[1] == task._children:
+                        skipped += 1
+                        continue
+                hit = cache.get(key)
                 if hit is not None and hit[0] is task and hit[1] == task.last_state_change \
-                        and hit[2] == task._children and (
-                            task._state & _FINISHED or hit[3] is not None and hit[3] == _bare(task)):
-                    out.append((task, hit[4]))
-                    continue
+                        and hit[2] == task._children:
+                    if task._state & _FINISHED:
+                        out.append((task, hit[4]))
+                        continue
+                    names = hit[3]
+                    if names is not None and not task.data and not task.internal_data:
+                        # The names in the parent's data, without finding the parent by id.
+                        above = hit[5].data if hit[5] is not None else {}
+                        if (names == () and not above) or tuple(above) == names:
+                            out.append((task, hit[4]))
+                            continue
                 again = made.get(id(task))
                 if again is not None and again[0] is task:
                     out.append(again)
@@ -233,7 +242,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                 names = None if finished or not task._state & _PREDICTED else _bare(task)
                 if finished or names is not None:
                     cache[id(task)] = (task, task.last_state_change, list(task._children), names,
-                                       text)
+                                       text, task.parent)
                 out.append((task, text))
             return out, skipped
 
