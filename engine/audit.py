@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, Engine, Integer, Table, bindparam, event, i
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql import visitors
 
+from engine.db import connection_of
 from engine.models import AuditEvent, AuditHead
 from engine.prepared import Prepared
 
@@ -104,7 +105,7 @@ def write_pending(s: Session) -> None:
     pending = s.info.pop(_PENDING, None)
     if not pending:
         return
-    conn = s.connection()
+    conn = connection_of(s)
     known = _HEADS.get(conn.engine)
     if known is not None:
         rows, last_hash = _chain(pending, *known)

@@ -31,7 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock, forms, org, spiff
 from engine.clock import Clock, SystemClock
-from engine.db import make_db, reading
+from engine.db import connection_of, make_db, reading
 from engine.definitions import Bundle, ParsedDefinition, parse_bundle, sha256
 from engine.errors import (
     AccessRefused,
@@ -373,7 +373,7 @@ class Engine:
         elif isinstance(inst, Instance):
             state, delta = inst.state, inst.state_delta
         else:
-            state, delta = s.connection().execute(STORED_STATE, {"iid": inst.id}).one()
+            state, delta = connection_of(s).execute(STORED_STATE, {"iid": inst.id}).one()
         return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, delta), pd
 
     def _remember(self, s: Session, inst: Any, wf: spiff.BpmnWorkflow) -> None:
@@ -439,7 +439,7 @@ class Engine:
         if isinstance(inst, Instance):
             s.flush()  # the ORM's own pending changes to this row go first, under its version
         whole, values["state_delta"] = spiff.state_to_save(wf)
-        conn = s.connection()
+        conn = connection_of(s)
         saved = _SAVE_INSTANCE.execute(conn, {"iid": inst.id, "read_version": inst.version,
                                               "version": inst.version + 1, **values})
         if cast(CursorResult[Any], saved).rowcount != 1:
@@ -465,18 +465,18 @@ class Engine:
 
     def _holders(self, s: Session, inst: Any, role: str) -> Sequence[Recipient]:
         if role in GROUP_ROLES:
-            return org.recipients_of(s.connection(), role)
+            return org.recipients_of(connection_of(s), role)
         person_id = self._participant_ids(s, inst.id).get(role)
         if person_id is None:
             return []
-        return s.connection().execute(_RECIPIENT, {"pid": person_id}).all()
+        return connection_of(s).execute(_RECIPIENT, {"pid": person_id}).all()
 
     def _notify(self, s: Session, inst: Any, people: Sequence[Recipient], subject: str,
                 body: str) -> None:
         if not people:
             return
         now = self.now()
-        _INSERT_NOTIFICATIONS.execute(s.connection(), [{
+        _INSERT_NOTIFICATIONS.execute(connection_of(s), [{
             "message_id": f"<{uuid.uuid4()}@qaflow>", "instance_id": inst.id if inst else None,
             "recipient_id": person.id, "email": person.email, "subject": subject, "body": body,
             "created_at": now, "status": "pending", "attempts": 0, "next_attempt_at": now,
@@ -502,7 +502,7 @@ class Engine:
 
     def _escalate(self, s: Session, inst: Any, spec_name: str) -> None:
         """Mark an open task overdue and tell the next manager up; the task stays open."""
-        conn = s.connection()
+        conn = connection_of(s)
         tasks = conn.execute(_TO_ESCALATE, {"iid": inst.id, "spec": spec_name}).all()
         if tasks:
             conn.execute(_MARK_ESCALATED, {"ids": [t.id for t in tasks], "at": self.now()})
@@ -541,7 +541,7 @@ class Engine:
         """Role -> person id for an audit; participants are fixed at the start, so cached."""
         found = self._participants.get(instance_id)
         if found is None:
-            found = dict(s.connection().execute(  # type: ignore[arg-type]
+            found = dict(connection_of(s).execute(  # type: ignore[arg-type]
                 _PARTICIPANTS, {"iid": instance_id}).all())
             with self._lock:
                 self._participants[instance_id] = found
@@ -558,7 +558,7 @@ class Engine:
         instance version); a workflow rebuilt from storage reads them once.
         """
         ht = HUMAN_TASK
-        conn = s.connection()
+        conn = connection_of(s)
         open_rows: dict[str, datetime | None] | None = wf.__dict__.get(_OPEN_ROWS)
         if open_rows is None:
             open_rows = dict(conn.execute(  # type: ignore[arg-type]
@@ -605,7 +605,7 @@ class Engine:
               auditor: str | None = None) -> int:
         """Start an instance on the newest version; participants are derived from the practitioner."""
         with self.transaction() as s:
-            conn = s.connection()
+            conn = connection_of(s)
             pv = conn.execute(_LATEST_VERSION, {"pid": process_id}).first()
             if pv is None:
                 raise NotFound(f"No process '{process_id}' has been deployed")
@@ -682,7 +682,7 @@ class Engine:
                                  .where(HumanTask.id == task_id)).scalar_one()
                 audit.append(s, self.now(), username, "step_failed", {"reason": str(exc)},
                              inst.id, inst.child_ref)
-                self._notify(s, inst, org.recipients_of(s.connection(), POLICY_OWNER),
+                self._notify(s, inst, org.recipients_of(connection_of(s), POLICY_OWNER),
                              f"A step could not be completed (child {inst.child_ref})",
                              f"{username} could not complete a task: {exc}. The audit is unchanged.")
             raise
@@ -690,7 +690,7 @@ class Engine:
     def _complete_task(self, task_id: int, username: str, submitted: dict[str, Any] | Answers
                        ) -> Completed:
         with self.transaction() as s:
-            conn = s.connection()
+            conn = connection_of(s)
             row = conn.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": username}).first()
             if row is None or not row.active:
                 raise NotFound("There is no such task for you")
@@ -745,7 +745,7 @@ class Engine:
     def claim(self, task_id: int, username: str) -> None:
         """Take a group task as one's own: one read, one guarded write (a racing claim loses)."""
         with self.transaction() as s:
-            conn = s.connection()
+            conn = connection_of(s)
             row = conn.execute(_TASK_TO_CLAIM, {"task_id": task_id, "username": username}).first()
             if row is None or not row.active or not (
                     row.assignee_id == row.me or row.claimed_by_id == row.me or row.in_group):
@@ -815,7 +815,7 @@ class Engine:
             with self.transaction() as s:
                 # The state comes with the row: a worker seldom holds a timer's audit live.
                 q = _NEXT_DUE_SKIP_LOCKED if self.db.dialect.name == "postgresql" else _NEXT_DUE
-                row = s.connection().execute(q, {"now": self.now()}).first()
+                row = connection_of(s).execute(q, {"now": self.now()}).first()
                 if row is None:
                     return fired
                 inst = InstanceRow(*row[:6])
@@ -832,12 +832,12 @@ class Engine:
 
     def _postpone(self, s: Session, inst: InstanceRow, reason: str) -> None:
         """A broken step must not hold up every other audit's timers: retry in an hour, tell someone."""
-        s.connection().execute(
+        connection_of(s).execute(
             update(INSTANCE).where(INSTANCE.c.id == inst.id)
             .values(next_timer_at=self.now() + RETRY_FAILED_TIMER, version=INSTANCE.c.version + 1))
         audit.append(s, self.now(), "system", "timer_failed", {"reason": reason},
                      inst.id, inst.child_ref)
-        self._notify(s, inst, org.recipients_of(s.connection(), POLICY_OWNER),
+        self._notify(s, inst, org.recipients_of(connection_of(s), POLICY_OWNER),
                      f"A deadline could not be processed (child {inst.child_ref})",
                      f"The audit's process stopped at a deadline: {reason}. The audit is unchanged; "
                      "the engine will try again in an hour. Correct the process and redeploy.")
