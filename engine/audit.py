@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, Engine, Integer, Table, bindparam, event, i
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql import visitors
 
-from engine.db import connection_of
+from engine.db import UseCase, connection_of
 from engine.models import AuditEvent, AuditHead
 from engine.prepared import Prepared
 
@@ -46,7 +46,7 @@ def _digest(prev_hash: str, event_id: int, at: datetime, actor: str, kind: str,
 
 
 def append(
-    s: Session, at: datetime, actor: str, kind: str, detail: dict[str, Any] | None = None,
+    s: UseCase, at: datetime, actor: str, kind: str, detail: dict[str, Any] | None = None,
     instance_id: int | None = None, child_ref: str = "",
 ) -> None:
     """Record one event; it joins the chain when the transaction commits (or is next read).
@@ -93,7 +93,7 @@ def _chain(pending: list[tuple[Any, ...]], last_id: int, prev: str) -> tuple[lis
     return rows, prev
 
 
-def write_pending(s: Session) -> None:
+def write_pending(s: UseCase) -> None:
     """Chain and insert the events this transaction recorded.
 
     Two statements when the head is where this process's last commit left it: the head moved on
@@ -127,7 +127,8 @@ def write_pending(s: Session) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _remember_head(s: Session) -> None:
+def committed(s: UseCase) -> None:
+    """After the commit: the head as this commit left it is where the next one starts from."""
     after = s.info.pop(_HEAD_AFTER, None)
     if after is not None:
         _HEADS[after[0]] = after[1]

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy import Engine as SqlEngine
@@ -72,7 +73,17 @@ _READ_ONLY = "qaflow_read_only"
 _CONNECTION = "qaflow_connection"
 
 
-def connection_of(s: Session) -> Connection:
+class UseCase(Protocol):
+    """What the engine's use cases ask of their transaction: a place for what waits for the commit
+    (`info`) and the connection. A Session is one; so is a use case run on a Core connection."""
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+    def connection(self) -> Connection: ...
+
+
+def connection_of(s: UseCase) -> Connection:
     """The connection of the session's transaction, kept in its info until the transaction ends:
     Session.connection() does about ten microseconds of bookkeeping at every call, and a task's
     completion asks for it four times."""

@@ -351,3 +351,37 @@ def test_events_recorded_in_a_savepoint_that_rolls_back_never_reach_the_trail(en
                           .order_by(AuditEvent.id)).scalars().all()
         assert kinds == ["kept_before", "kept_inside", "kept_after"]
         assert audit.verify(s).ok
+
+
+def test_a_completion_that_fails_at_its_commit_keeps_nothing_of_itself(
+        engine, started, monkeypatch) -> None:
+    """A completion runs on one transaction: if it fails at the last moment (its events chained
+    and its state saved, not yet committed), nothing of it is in the database, the workflow it
+    ran is not kept for the next use case, and the next completion chains on as if it had never
+    begun."""
+    monkeypatch.setattr(engine, "_live_size", 64)  # workflows kept live, as a server keeps them
+    [task] = _tasks(engine, started)
+    with engine.transaction() as s:
+        version = s.get(Instance, started).version
+        events = s.execute(select(func.count()).select_from(AuditEvent)).scalar()
+    real = audit.write_pending
+
+    def then_fail(s):  # type: ignore[no-untyped-def]
+        real(s)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(audit, "write_pending", then_fail)
+    with pytest.raises(RuntimeError):
+        engine.complete_task(task.id, "auditor", {"answer": "yes"})
+    monkeypatch.setattr(audit, "write_pending", real)
+    assert engine._live.get(started, (version, None))[0] == version  # not the half-run one
+    with engine.transaction() as s:
+        assert s.get(Instance, started).version == version
+        assert s.get(HumanTask, task.id).status == "open"
+        assert s.execute(select(func.count()).select_from(AuditEvent)).scalar() == events
+    engine.complete_task(task.id, "auditor", {"answer": "yes"})
+    with engine.transaction() as s:
+        assert s.get(Instance, started).status == "completed"
+        assert s.execute(select(AuditEvent.kind).order_by(AuditEvent.id.desc())
+                         .limit(2)).scalars().all() == ["completed", "task_completed"]
+        assert audit.verify(s).ok
