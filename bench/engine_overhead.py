@@ -151,7 +151,7 @@ def main() -> None:
         with engine.transaction() as s:
             deployed = engine._latest_version(s, f"seq{n}")
             assert deployed is not None
-            pd = engine.definition(s, deployed)
+            pd = engine.definition_of(s, deployed.id)
         # Warm up: imports, parse cache, statements.
         in_memory(work, n), persisted(engine, n), in_runtime(pd, engine.clock)
         # The sides take turns, so a burst of other work on a shared machine falls on all; the

@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Row,
     Table,
     bindparam,
     event,
@@ -153,7 +154,7 @@ _VERSION_FILES = (select(ProcessVersion.process_id, ProcessVersion.digest, Proce
                   .join(DefinitionFile, DefinitionFile.sha256 == ProcessVersionFile.sha256)
                   .where(ProcessVersion.id == bindparam("pv")))
 _PERSON_NAME = select(Person.name).where(Person.id == bindparam("pid"))
-_LATEST_VERSION = (select(ProcessVersion.id, ProcessVersion.version)
+_LATEST_VERSION = (select(ProcessVersion.id, ProcessVersion.version, ProcessVersion.digest)
                    .where(ProcessVersion.process_id == bindparam("pid"))
                    .order_by(ProcessVersion.version.desc()).limit(1))
 _INSERT_INSTANCE = insert(INSTANCE)
@@ -335,11 +336,9 @@ class Engine:
                 results.append(Deployed(pid, pv.version, True))
         return results
 
-    def _latest_version(self, s: Session, process_id: str) -> ProcessVersion | None:
-        return s.execute(
-            select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-            .order_by(ProcessVersion.version.desc()).limit(1)
-        ).scalar_one_or_none()
+    def _latest_version(self, s: UseCase, process_id: str) -> Row[int, int, str] | None:
+        """The newest version of a process: its id, version number and digest."""
+        return connection_of(s).execute(_LATEST_VERSION, {"pid": process_id}).first()
 
     def load_definitions(self) -> int:
         """Parse the newest version of every deployed process into the cache, as a serving
@@ -639,7 +638,7 @@ class Engine:
         """Start an instance on the newest version; participants are derived from the practitioner."""
         with self.transaction() as s:
             conn = connection_of(s)
-            pv = conn.execute(_LATEST_VERSION, {"pid": process_id}).first()
+            pv = self._latest_version(s, process_id)
             if pv is None:
                 raise NotFound(f"No process '{process_id}' has been deployed")
             pd = self.definition_of(s, pv.id)

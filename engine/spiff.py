@@ -229,20 +229,20 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                         if (names == () and not above) or tuple(above) == names:
                             out.append((task, hit[4]))
                             continue
-                again = made.get(id(task))
+                again = made.get(key)
                 if again is not None and again[0] is task:
                     out.append(again)
                     continue
                 text = f'"{_text(tid)}":' + _task_json(task)
-                made[id(task)] = (task, text)
+                made[key] = (task, text)
                 # A finished task changes only when it gains a child (an event subprocess
                 # triggered under the start); a predicted one with no data only with its state,
                 # its children or the names in its parent's data.
                 finished = task._state & _FINISHED
                 names = None if finished or not task._state & _PREDICTED else _bare(task)
                 if finished or names is not None:
-                    cache[id(task)] = (task, task.last_state_change, list(task._children), names,
-                                       text, task.parent)
+                    cache[key] = (task, task.last_state_change, list(task._children), names,
+                                  text, task.parent)
                 out.append((task, text))
             return out, skipped
 
@@ -635,14 +635,17 @@ _FAST_CLASS: dict[type, type] = {TaskIterator: _FastTaskIterator,
                                  BpmnTaskIterator: _FastBpmnTaskIterator}
 
 
+def _engines(workflow: Any) -> bool:
+    """Whether a workflow (or the one a subprocess belongs to) is one the engine made or rebuilt."""
+    return bool(getattr(workflow, "top_workflow", workflow).__dict__.get(_FAST_WALK))
+
+
 def _iterator_for(cls: type, *args: Any, **kwargs: Any) -> Any:
     """TaskIterator.__new__: the fast class for a walk over a workflow the engine marked."""
     fast = _FAST_CLASS.get(cls)
     task = args[0] if args else kwargs.get("task")
-    if fast is not None and task is not None:
-        workflow = task.workflow
-        if getattr(workflow, "top_workflow", workflow).__dict__.get(_FAST_WALK):
-            cls = fast
+    if fast is not None and task is not None and _engines(task.workflow):
+        cls = fast
     return object.__new__(cls)
 
 
@@ -665,9 +668,7 @@ _stock_set_state = Task._set_state
 
 
 def _set_state(self: Task, value: int) -> None:
-    workflow = self.workflow
-    if _TASK_LOG.isEnabledFor(logging.INFO) \
-            or not getattr(workflow, "top_workflow", workflow).__dict__.get(_FAST_WALK):
+    if _TASK_LOG.isEnabledFor(logging.INFO) or not _engines(self.workflow):
         return _stock_set_state(self, value)
     if value != self._state:
         self.last_state_change = time.time()
