@@ -114,8 +114,8 @@ class Sim:
         return start + timedelta(days=days * self.rng.uniform(0.3, 1.6))
 
 
-def simulate(engine: Engine, seed: int = 2025) -> int:
-    """Write a year of audits; return how many audits were allocated."""
+def simulate(engine: Engine, seed: int = 2025, per_month: int = PER_MONTH) -> int:
+    """Write a year of audits (`per_month` allocated each month); return how many."""
     rng = random.Random(seed)
     engine.create_schema()
     engine.deploy(Bundle.from_paths([ROOT / "processes"]), "bench")
@@ -129,7 +129,7 @@ def simulate(engine: Engine, seed: int = 2025) -> int:
         rng.shuffle(pool)
         for month in range(1, 13):
             first = datetime(YEAR, month, 1, 9, tzinfo=UTC)
-            for _ in range(PER_MONTH):
+            for _ in range(per_month):
                 child = pool.pop()
                 allocated += 1
                 simulate_audit(sim, child, first + timedelta(days=rng.randint(0, 3)))
@@ -208,13 +208,13 @@ def timed(label: str, fn: Any) -> tuple[str, float]:
     return label, time.perf_counter() - start
 
 
-def run(url: str, name: str) -> list[tuple[str, float]]:
+def run(url: str, name: str, per_month: int = PER_MONTH) -> list[tuple[str, float]]:
     from webui import create_app
     from webui.reports import exports, pdf
 
     engine = Engine(url, clock=FrozenClock(datetime(YEAR + 1, 1, 20, 9, tzinfo=UTC)))
     started = time.perf_counter()
-    n = simulate(engine)
+    n = simulate(engine, per_month=per_month)
     print(f"{name}: simulated {n} audits in {time.perf_counter() - started:.1f} s", flush=True)
     results: list[tuple[str, float]] = []
     for m in range(1, 13):

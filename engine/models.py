@@ -160,7 +160,10 @@ class Instance(Base):
 
     @state.setter
     def state(self, value: str) -> None:
-        self.whole.state = value
+        if self.whole is None:  # a new instance: its first whole state
+            self.whole = InstanceState(state=value)
+        else:
+            self.whole.state = value
 
     def workflow_state(self) -> str:
         """The workflow state as JSON, the stored changes applied (for readers of the JSON)."""
