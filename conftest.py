@@ -64,6 +64,14 @@ def empty_database(kind: str, folder: Path, name: str = "qaflow") -> Iterator[st
 
 
 @pytest.fixture
+def postgres_url() -> str:
+    """The test PostgreSQL server's URL, for a test that makes databases of its own on it."""
+    if not _PG:
+        pytest.skip("PostgreSQL is not reachable")
+    return POSTGRES_URL
+
+
+@pytest.fixture
 def make_empty_database(tmp_path: Path) -> Callable[[str, str], AbstractContextManager[str]]:
     """Make more empty databases in a test: make_empty_database("postgresql", "restored")."""
     return lambda kind, name: empty_database(kind, tmp_path, name)
