@@ -1,4 +1,4 @@
-"""bench/timers.py and bench/scale.py in miniature, as `make bench` runs them but small.
+"""`make bench`'s scripts in miniature (engine_overhead, web_pages, timers, scale), small.
 
 A benchmark nobody runs drifts from the code it measures: bench/reports.py did, and only a full
 `make bench` found out. These run each script as its own process, on a few hundred audits, and
@@ -76,3 +76,19 @@ def test_the_scale_bench_runs_on_sqlite_too() -> None:
                  "100,160", "--open", "10", "--per-month", "3", "--events-per-audit", "1",
                  "--staff", "40", "--repeat", "1")
     assert lines[-1].startswith("growth 100->160: complete x"), lines[-1]
+
+
+def test_the_engine_overhead_bench_prints_every_ratio() -> None:
+    lines = _run("engine_overhead.py", "--repeat", "1", "--floor")
+    assert any(line.split()[:1] == ["20"] for line in lines)
+    assert any(line.split()[:1] == ["60"] for line in lines)
+    assert any(line.startswith("deep-dive pathway (27 steps)") for line in lines)
+    assert re.fullmatch(r"persisted/in-memory ratio: N20=[\d.]+ N60=[\d.]+ pathway=[\d.]+",
+                        lines[-1]), lines[-1]
+
+
+def test_the_web_pages_bench_times_every_page() -> None:
+    lines = _run("web_pages.py", "--audits", "30", "--repeat", "2")
+    assert any(line.startswith("My tasks") for line in lines)
+    assert any(line.startswith("Start an audit") for line in lines)
+    assert re.fullmatch(r"slowest page p95: [\d.]+ ms \(target 50\)", lines[-1]), lines[-1]
