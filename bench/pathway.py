@@ -369,6 +369,7 @@ class Timing:
     ratio: float  # the median of each turn's persisted/in-memory ratio
     run: float = 0.0  # the engine's runtime in memory (no database), when measured
     run_ratio: float = 0.0  # the median of each turn's persisted/runtime ratio
+    ratios: list[float] = field(default_factory=list)  # each turn's persisted/in-memory ratio
 
 
 def _clocked(walk: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -413,9 +414,9 @@ def timed(b: Bench, script: Script, repeat: int, runtime: bool = False) -> Timin
         per.append(_time_persisted(b, script))
         if runtime:
             run.append(_time_in_memory(b, script, runtime=True)[0])
-    ratio = statistics.median(p[0] / m[0] for m, p in zip(mem, per, strict=True))
+    turns = [p[0] / m[0] for m, p in zip(mem, per, strict=True)]
     timing = Timing(*(statistics.median(x[i] for x in side) for i in (0, 1)
-                      for side in (mem, per)), ratio)
+                      for side in (mem, per)), statistics.median(turns), ratios=turns)
     if run:
         timing = replace(timing, run=statistics.median(run), run_ratio=statistics.median(
             p[0] / r for r, p in zip(run, per, strict=True)))
