@@ -295,6 +295,32 @@ def test_a_step_that_fails_at_run_time_holds_up_no_other_audit(engine, clock, pe
     assert task.escalated_at is None
 
 
+def test_a_timer_run_that_fails_after_recording_events_keeps_none_of_them(
+        engine, clock, people, deploy, monkeypatch):
+    """The timer's run is a savepoint inside the worker's transaction: when it fails, what it
+    recorded (here the timer_fired event, recorded before its effects are applied) goes with it,
+    and only the failure and the policy owner's notification are kept."""
+    deploy(FIXTURE)
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-1"}, practitioner="sw",
+                       auditor="auditor")
+    clock.advance(timedelta(days=2))
+
+    def fail(*_args, **_kwargs):
+        raise ProcessFailed("the escalation could not be applied")
+
+    monkeypatch.setattr(engine, "_apply_effects", fail)
+    assert engine.fire_due_timers() == 1
+    with engine.transaction() as s:
+        kinds = [e.kind for e in s.execute(select(AuditEvent).where(
+            AuditEvent.instance_id == iid).order_by(AuditEvent.id)).scalars()]
+        notes = [n.recipient.username for n in s.execute(select(Notification)).scalars()
+                 if n.instance_id == iid]
+        intact = audit.verify(s)
+    assert kinds == ["started", "timer_failed", "notification"]
+    assert notes == ["policy"]
+    assert intact.ok
+
+
 def test_a_completion_whose_next_step_fails_changes_nothing_and_tells_the_policy_owner(
         engine, people, deploy, tmp_path):
     broken = tmp_path / "broken"
