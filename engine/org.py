@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.errors import NotFound
@@ -31,18 +31,19 @@ def person(s: Session, username: str) -> Person:
     return found
 
 
+def _with_role(*columns: Any) -> Select[Any]:
+    """Who holds a role: its active members, by name."""
+    return (select(*columns).join(PersonRole)
+            .where(PersonRole.role == bindparam("role"), Person.active.is_(True))
+            .order_by(Person.name))
+
+
+_MEMBERS = _with_role(Person)
+_RECIPIENTS = _with_role(Person.id, Person.username, Person.email)
+
+
 def members_of(s: Session, role: str) -> list[Person]:
-    return list(
-        s.execute(
-            select(Person).join(PersonRole).where(PersonRole.role == role, Person.active.is_(True))
-            .order_by(Person.name)
-        ).scalars()
-    )
-
-
-_RECIPIENTS = (select(Person.id, Person.username, Person.email).join(PersonRole)
-               .where(PersonRole.role == bindparam("role"), Person.active.is_(True))
-               .order_by(Person.name))
+    return list(s.execute(_MEMBERS, {"role": role}).scalars())
 
 
 def recipients_of(conn: Connection, role: str) -> Sequence[Row[int, str, str]]:

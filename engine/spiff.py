@@ -223,12 +223,12 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
                         out.append((task, hit[4]))
                         continue
                     names = hit[3]
-                    if names is not None and not task.data and not task.internal_data:
-                        # The names in the parent's data, without finding the parent by id.
-                        above = hit[5].data if hit[5] is not None else {}
-                        if (names == () and not above) or tuple(above) == names:
-                            out.append((task, hit[4]))
-                            continue
+                    # The names in the parent's data, through the parent kept with the entry
+                    # rather than found by id.
+                    if names is not None and not task.data and not task.internal_data \
+                            and _names_in(hit[5]) == names:
+                        out.append((task, hit[4]))
+                        continue
                 again = made.get(key)
                 if again is not None and again[0] is task:
                     out.append(again)
@@ -283,7 +283,11 @@ def _bare(task: Any) -> tuple[str, ...] | None:
     its parent's names as deletions: its JSON changes when they do, though the task has not."""
     if task.data or task.internal_data:
         return None
-    parent = task.parent
+    return _names_in(task.parent)
+
+
+def _names_in(parent: Any) -> tuple[str, ...]:
+    """The names in a parent task's data (none without a parent)."""
     return tuple(parent.data) if parent is not None else ()
 
 
