@@ -47,6 +47,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
+from SpiffWorkflow.workflow import Workflow
 
 from engine import clock, sandbox
 
@@ -703,6 +704,51 @@ def _set_state(self: Task, value: int) -> None:
 
 if SPIFF_VERSION == WALK_MIRRORS:
     Task._set_state = _set_state  # type: ignore[method-assign]
+
+
+# SpiffWorkflow asks a workflow for its ready tasks (each engine step, of the audit and of each
+# subprocess) and its waiting ones as lists: Workflow.get_tasks(state=...), a walk of the tree from
+# its root. When the audit's task maps hold exactly one task in that state and it belongs to the
+# workflow asked, that task is the whole answer, found without the walk: every task of a workflow
+# is in its tree, the walk descends through every definite or finished task (SpiffWorkflow's
+# TaskIterator: "Predicted tasks can follow definite tasks but not vice versa", so a ready or
+# waiting task's ancestors are all definite or finished), and its depth limit cannot cut a tree of
+# fewer tasks than it. Two or more such tasks, or one in another workflow, and the walk says
+# which and in what order. tests/engine/test_walk.py holds every answer to the stock method's.
+_stock_get_tasks = Workflow.get_tasks
+_ONE_STATE = (TaskState.READY, TaskState.WAITING)
+_DEPTH_LIMIT = 1000  # TaskIterator's default max_depth
+
+
+def _sole(workflow: Any, state: int) -> list[Any] | None:
+    """[the one task of the audit in `state`] if it is `workflow`'s, [] if there is none, None
+    when the walk must decide."""
+    top = workflow.top_workflow
+    found, size = None, len(top.tasks)
+    for wf in (top, *top.subprocesses.values()) if top.subprocesses else (top,):
+        if wf is not top:
+            size += len(wf.tasks)
+        for task in wf.tasks.values():
+            if task._state == state:
+                if found is not None:
+                    return None
+                found = task
+    if size > _DEPTH_LIMIT or (found is not None and found.workflow is not workflow):
+        return None
+    return [found] if found is not None else []
+
+
+def _get_tasks(self: Any, first_task: Any = None, **kwargs: Any) -> list[Any]:
+    if first_task is None and len(kwargs) == 1 and kwargs.get("state") in _ONE_STATE \
+            and _engines(self):
+        found = _sole(self, kwargs["state"])
+        if found is not None:
+            return found
+    return _stock_get_tasks(self, first_task, **kwargs)
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    Workflow.get_tasks = _get_tasks  # type: ignore[method-assign]
 
 
 def _walk_fast(workflow: BpmnWorkflow) -> BpmnWorkflow:

@@ -49,9 +49,19 @@ def _stock_walk(it: Any, max_depth: int | None) -> list[Any]:
 
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Check every walk the engine starts against the stock walk, on the tree as it is then."""
-    seen = {"walks": 0, "cut": 0, "in_subprocesses": 0, "not_walked": 0}
-    real, any_wanted = spiff._walk, spiff._any_wanted
+    """Check every walk the engine starts against the stock walk, on the tree as it is then, and
+    every list of tasks it answers without a walk against the stock method's."""
+    seen = {"walks": 0, "cut": 0, "in_subprocesses": 0, "not_walked": 0, "answered_alone": 0}
+    real, any_wanted, sole = spiff._walk, spiff._any_wanted, spiff._sole
+
+    def compared(workflow: Any, state: int) -> list[Any] | None:
+        found = sole(workflow, state)
+        if found is not None:
+            expected = spiff._stock_get_tasks(workflow, state=state)
+            assert [id(t) for t in found] == [id(t) for t in expected], \
+                f"{type(workflow).__name__} {workflow.spec.name}: the tasks in state {state}"
+            seen["answered_alone"] += 1
+        return found
 
     def counting(*args: Any) -> bool:
         found = any_wanted(*args)
@@ -77,6 +87,7 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
     monkeypatch.setattr(spiff, "_walk", checking)
     monkeypatch.setattr(spiff, "_any_wanted", counting)
+    monkeypatch.setattr(spiff, "_sole", compared)
     return seen
 
 
@@ -113,6 +124,9 @@ def test_every_walk_of_the_deep_dive_pathway_is_the_stock_walk(checked: dict[str
     # Walks the scan of the task maps answered (nothing there could match), held to the stock
     # walk all the same.
     assert checked["not_walked"] > 100
+    # Lists of ready or waiting tasks the task maps answered (one task, the workflow's own, or
+    # none), each held to the stock method's list.
+    assert checked["answered_alone"] > 50
 
 
 def _states(wf: spiff.BpmnWorkflow) -> list[tuple[str, int, int]]:
@@ -153,3 +167,17 @@ def test_a_change_of_state_sets_what_the_stock_method_sets(monkeypatch: pytest.M
         assert stock_calls["n"] > 200
         assert sum(r.getMessage().startswith("State changed to") for r in caplog.records) > 200
         assert _states(logged) == _states(stock)
+
+
+def test_a_tree_the_depth_limit_could_cut_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-task answer stands only where the stock walk's depth limit cannot cut the tree:
+    with the limit below the audit's size, every list comes from the walk."""
+    with pathway.bench() as b:
+        pd = b.definition
+        wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+        ready = spiff.TaskState.READY
+        assert spiff._sole(wf, ready) is not None  # a new audit: its start task, alone
+        monkeypatch.setattr(spiff, "_DEPTH_LIMIT", len(wf.tasks) - 1)
+        assert spiff._sole(wf, ready) is None
+        assert [t.task_spec.name for t in wf.get_tasks(state=ready)] == \
+            [t.task_spec.name for t in spiff._stock_get_tasks(wf, state=ready)]
