@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -181,3 +182,21 @@ def test_a_tree_the_depth_limit_could_cut_is_walked(monkeypatch: pytest.MonkeyPa
         assert spiff._sole(wf, ready) is None
         assert [t.task_spec.name for t in wf.get_tasks(state=ready)] == \
             [t.task_spec.name for t in spiff._stock_get_tasks(wf, state=ready)]
+
+
+def test_every_walk_of_a_sequence_with_deadlines_is_the_stock_walk(
+        checked: dict[str, int]) -> None:
+    """bench/engine_overhead.py's process (user tasks in a row, each with a non-interrupting
+    deadline), completed in memory on the engine's runtime: the walks and the lists answered
+    from the task maps are the stock ones."""
+    import engine_overhead
+
+    with pathway.bench() as b:
+        parser = spiff.QaParser()
+        parser.add_bpmn_str(engine_overhead.sequential_bpmn(6).encode())
+        spec, subs = parser.get_spec("seq6"), parser.get_subprocess_specs("seq6")
+        parsed = cast(Any, SimpleNamespace(spec=spec, subprocess_specs=subs))
+        engine_overhead.in_runtime(parsed, b.clock)
+    assert checked["walks"] > 20
+    assert checked["not_walked"] > 20
+    assert checked["answered_alone"] > 5
