@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,13 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine as SqlEngine  # noqa: E402
-from sqlalchemy import bindparam, event, select  # noqa: E402
+from sqlalchemy import bindparam, event, func, select  # noqa: E402
 
 from engine import Engine, FrozenClock, demo, serving, spiff  # noqa: E402
+from engine import audit as engine_audit  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
+from engine import service as engine_service  # noqa: E402
 from engine.db import SQLITE_PRAGMAS, begin_statement, reading  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
-from engine.models import HumanTask, Instance, ProcessVersion  # noqa: E402
+from engine.models import AuditEvent, HumanTask, Instance, ProcessVersion  # noqa: E402
 from engine.sandbox import Effects  # noqa: E402
 from engine.service import LIVE_CACHE_SIZE  # noqa: E402
 from engine.timeline import all_tasks  # noqa: E402
@@ -611,6 +613,88 @@ def _print_profile(b: Bench, script: Script) -> None:
           f"{floor.commits} commits, replayed on sqlite3 alone): {floor.seconds * 1000:.1f} ms\n")
 
 
+# -- what each part of the engine's work costs, by leaving it out ------------------------------
+
+def _store_only_the_first_state(wf: Any) -> tuple[str | None, str | None]:
+    """A new audit's first state is stored, so the worker's query for due audits still finds it;
+    every later save stores nothing (the walk runs on the live workflow)."""
+    return _REAL_STATE_TO_SAVE(wf) if wf.__dict__.get(engine_service._NEW) else (None, "{}")
+
+
+_REAL_STATE_TO_SAVE = engine_service.spiff.state_to_save
+
+
+def _drop_pending_events(s: Any) -> None:
+    s.info.pop(engine_audit._PENDING, None)
+
+
+def _leave_out_effects(self: Any, s: Any, inst: Any, effects: Any) -> None:
+    return None
+
+
+# Each part of the persisted side's work, switched off for a walk: what the engine's code names,
+# and what stands in for it.
+PARTS: dict[str, tuple[Any, str, Callable[..., Any]]] = {
+    "storing the workflow's state": (engine_service.spiff, "state_to_save",
+                                     _store_only_the_first_state),
+    "validating the forms": (engine_service.forms, "validate", lambda *_: {}),
+    "the audit trail": (engine_service.audit, "write_pending", _drop_pending_events),
+    "notifications and escalations": (engine_service.Engine, "_apply_effects",
+                                      _leave_out_effects),
+}
+
+
+@contextmanager
+def without(part: str) -> Iterator[None]:
+    owner, name, stand_in = PARTS[part]
+    real = owner.__dict__[name]
+    setattr(owner, name, stand_in)
+    try:
+        yield
+    finally:
+        setattr(owner, name, real)
+
+
+def _walk_checked(b: Bench, script: Script, part: str | None) -> float:
+    """One timed persisted walk, with `part` left out; it must still close the audit, and (with
+    the trail kept) fire the recorded deadlines."""
+    with without(part) if part else nullcontext():
+        start = time.perf_counter()
+        iid = walk_persisted(b, script)
+        spent = time.perf_counter() - start
+    with b.engine.db.connect() as conn:
+        status = conn.execute(select(Instance.status).where(Instance.id == iid)).scalar_one()
+        fired = conn.execute(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.instance_id == iid, AuditEvent.kind == "timer_fired")).scalar_one()
+    if status != "completed" or (part != "the audit trail" and fired < script.timers_fired):
+        raise PathwayMismatch(f"without {part}: the audit is {status}, {fired} deadlines fired")
+    return spent
+
+
+def leaving_out(b: Bench, script: Script, repeat: int) -> dict[str, float]:
+    """Median seconds of a persisted walk with each part left out in turn, beside the whole
+    ("") and SpiffWorkflow in memory ("in memory"): the parts take turns within each round, so
+    the machine's noise falls on all alike."""
+    walks: dict[str, list[float]] = {"": [], "in memory": [], **{part: [] for part in PARTS}}
+    for _ in range(repeat):
+        walks[""].append(_walk_checked(b, script, None))
+        for part in PARTS:
+            walks[part].append(_walk_checked(b, script, part))
+        walks["in memory"].append(_time_in_memory(b, script)[0])
+    return {name: statistics.median(times) for name, times in walks.items()}
+
+
+def _print_leaving_out(b: Bench, script: Script, repeat: int) -> None:
+    spent = leaving_out(b, script, repeat)
+    whole, mem = spent[""], spent["in memory"]
+    print(f"{'persisted walk without':<32} {'ms':>7} {'saves ms':>9} {'ratio then':>11}")
+    print(f"{'(nothing left out)':<32} {whole * 1000:>7.1f} {'':>9} {whole / mem:>11.2f}")
+    for part in PARTS:
+        print(f"{part:<32} {spent[part] * 1000:>7.1f} {(whole - spent[part]) * 1000:>9.1f} "
+              f"{spent[part] / mem:>11.2f}")
+    print(f"(SpiffWorkflow in memory: {mem * 1000:.1f} ms)\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
@@ -618,11 +702,16 @@ def main() -> None:
                     help="the engine's live-workflow cache; 0 rebuilds every workflow from storage")
     ap.add_argument("--profile", action="store_true",
                     help="also print own time per package for one walk of each side")
+    ap.add_argument("--without", action="store_true",
+                    help="also time the persisted walk with each part of the engine's work "
+                         "(state, forms, audit trail, notifications) left out in turn")
     args = ap.parse_args()
     with bench(args.live_cache_size) as b:
         script = prepare(b)
         if args.profile:
             _print_profile(b, script)
+        if args.without:
+            _print_leaving_out(b, script, max(args.repeat, 9))
         timing = timed(b, script, args.repeat, runtime=True)
     n = len(script.steps)
     print(f"{'side':<10} {'walk ms':>9} {'per step ms':>12} {'cpu ms':>8}")

@@ -105,3 +105,28 @@ def test_a_floor_whose_replay_writes_differently_is_refused(
 
     with pytest.raises(pathway.PathwayMismatch, match="different rows"):
         pathway.database_floor(b.engine.db, run_and_write_behind_the_listener, repeat=1)
+
+
+def test_each_part_left_out_still_closes_the_audit_and_is_put_back(
+        walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    """--without: the persisted walk is timed with each part of the engine's work left out in
+    turn (each walk still closing the audit, firing its deadlines where the trail is kept), and
+    every part is the engine's own again afterwards."""
+    b, script = walked
+    before = {part: owner.__dict__[name] for part, (owner, name, _) in pathway.PARTS.items()}
+    spent = pathway.leaving_out(b, script, repeat=1)
+    assert set(spent) == {"", "in memory", *pathway.PARTS}
+    assert all(seconds > 0 for seconds in spent.values())
+    after = {part: owner.__dict__[name] for part, (owner, name, _) in pathway.PARTS.items()}
+    assert after == before
+
+
+def test_a_part_left_out_that_stops_the_audit_is_caught(
+        walked: tuple[pathway.Bench, pathway.Script], monkeypatch: pytest.MonkeyPatch) -> None:
+    b, script = walked
+    # A stand-in that stores nothing at all: the worker can no longer find the audit's deadlines.
+    owner, name, _ = pathway.PARTS["storing the workflow's state"]
+    monkeypatch.setitem(pathway.PARTS, "storing the workflow's state",
+                        (owner, name, lambda wf: (None, "{}")))
+    with pytest.raises(pathway.PathwayMismatch, match="deadlines fired"):
+        pathway.leaving_out(b, script, repeat=1)
