@@ -48,7 +48,13 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
         # data is stored as its changes from its parent's: a task waiting ahead stores none).
         assert stored == json.loads(spiff._dumps(spiff._converter.to_dict(live)))
         # Each task's data read from the stored JSON alone is the data the task holds; each task
-        # is written directly, byte for byte as SpiffWorkflow's converter writes it.
+        # is written directly, byte for byte as SpiffWorkflow's converter writes it; so is each
+        # workflow's data.
+        for key, (head, _, _) in spiff._converter.parts(live).items():
+            wf = live if key == "" else live.subprocesses[next(
+                u for u in live.subprocesses if str(u) == key)]
+            converted = spiff._dumps(spiff._converter.registry.convert(wf.data))
+            assert head.startswith('{"data":' + converted + ',"correlations":'), key
         for wf in (live, *live.subprocesses.values()):
             for task in wf.tasks.values():
                 assert spiff.task_data(inst.state, inst.state_delta, str(task.id)) == task.data
@@ -221,3 +227,24 @@ def test_a_task_is_written_as_the_converter_writes_it_whatever_its_data_holds(tm
     for task in tasks:
         assert spiff._task_json(task) == spiff._dumps(spiff._converter.registry.convert(task))
     assert '"deletions":["dropped"]' in spiff._task_json(child)
+
+
+def test_a_workflows_data_is_written_as_the_converter_writes_it_whatever_it_holds(
+        tmp_path: Path) -> None:
+    """A workflow's own data, written straight when JSON can write it and through the converter
+    when it holds what only the converter types (a datetime) or drops (a callable): the same
+    JSON as the converter's either way."""
+    from datetime import UTC, datetime
+
+    (tmp_path / "seq3.bpmn").write_text(sequential_bpmn(3))
+    (tmp_path / "step.schema.json").write_text(FORM)
+    pd = parse_bundle(Bundle.from_paths([tmp_path]))["seq3"]
+    wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+    wf.do_engine_steps()
+    for data in ({"plain": [1, "é", {"b": None}], "t": (1, 2), "x": 1.5, "ok": True},
+                 {"plain": 1, "when": datetime(2025, 12, 24, 12, tzinfo=UTC)},
+                 {"plain": 1, "helper": len}):
+        wf.data = data
+        head = spiff._converter.parts(wf)[""][0]
+        converted = spiff._dumps(spiff._converter.registry.convert(data))
+        assert head.startswith('{"data":' + converted + ',"correlations":'), data
