@@ -250,8 +250,8 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         def head(wf, extra: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
             fields = {
                 "data": wf.data, "correlations": wf.correlations,
-                "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
-                "success": wf.success, "completed": wf.completed, "root": str(wf.task_tree.id),
+                "last_task": _text(wf.last_task.id) if wf.last_task is not None else None,
+                "success": wf.success, "completed": wf.completed, "root": _text(wf.task_tree.id),
                 **extra,
             }
             # The data as it is when JSON can write it: the converter returns JSON's own types
@@ -267,8 +267,8 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         found = {"": (head(workflow, {"bpmn_events": convert(workflow.bpmn_events)}),
                       *tasks(workflow, skip.get("", {})))}
         for tid, sp in workflow.subprocesses.items():
-            key = str(tid)
-            found[key] = (head(sp, {"parent_task_id": str(sp.parent_task_id),
+            key = _text(tid)
+            found[key] = (head(sp, {"parent_task_id": _text(sp.parent_task_id),
                                     "spec": sp.spec.name,
                                     "typename": self.registry.typenames[type(sp)]}),
                           *tasks(sp, skip.get(key, {})))
