@@ -46,6 +46,7 @@ from sqlalchemy import bindparam, event, func, select  # noqa: E402
 from engine import Engine, FrozenClock, demo, serving, spiff  # noqa: E402
 from engine import audit as engine_audit  # noqa: E402
 from engine import clock as engine_clock  # noqa: E402
+from engine import forms as engine_forms  # noqa: E402
 from engine import service as engine_service  # noqa: E402
 from engine.db import SQLITE_PRAGMAS, begin_statement, reading  # noqa: E402
 from engine.definitions import Bundle, ParsedDefinition  # noqa: E402
@@ -615,13 +616,13 @@ def _print_profile(b: Bench, script: Script) -> None:
 
 # -- what each part of the engine's work costs, by leaving it out ------------------------------
 
+_REAL_STATE_TO_SAVE = spiff.state_to_save
+
+
 def _store_only_the_first_state(wf: Any) -> tuple[str | None, str | None]:
     """A new audit's first state is stored, so the worker's query for due audits still finds it;
     every later save stores nothing (the walk runs on the live workflow)."""
     return _REAL_STATE_TO_SAVE(wf) if wf.__dict__.get(engine_service._NEW) else (None, "{}")
-
-
-_REAL_STATE_TO_SAVE = engine_service.spiff.state_to_save
 
 
 def _drop_pending_events(s: Any) -> None:
@@ -635,12 +636,10 @@ def _leave_out_effects(self: Any, s: Any, inst: Any, effects: Any) -> None:
 # Each part of the persisted side's work, switched off for a walk: what the engine's code names,
 # and what stands in for it.
 PARTS: dict[str, tuple[Any, str, Callable[..., Any]]] = {
-    "storing the workflow's state": (engine_service.spiff, "state_to_save",
-                                     _store_only_the_first_state),
-    "validating the forms": (engine_service.forms, "validate", lambda *_: {}),
-    "the audit trail": (engine_service.audit, "write_pending", _drop_pending_events),
-    "notifications and escalations": (engine_service.Engine, "_apply_effects",
-                                      _leave_out_effects),
+    "storing the workflow's state": (spiff, "state_to_save", _store_only_the_first_state),
+    "validating the forms": (engine_forms, "validate", lambda *_: {}),
+    "the audit trail": (engine_audit, "write_pending", _drop_pending_events),
+    "notifications and escalations": (Engine, "_apply_effects", _leave_out_effects),
 }
 
 
@@ -655,14 +654,14 @@ ROWS: dict[str, tuple[str, ...]] = {**{part: (part,) for part in PARTS},
 
 @contextmanager
 def without(*parts: str) -> Iterator[None]:
-    reals = [(owner, name, owner.__dict__[name]) for owner, name, _ in map(PARTS.get, parts)]
-    for part in parts:
-        owner, name, stand_in = PARTS[part]
+    swaps = [(owner, name, owner.__dict__[name], stand_in)
+             for owner, name, stand_in in (PARTS[part] for part in parts)]
+    for owner, name, _, stand_in in swaps:
         setattr(owner, name, stand_in)
     try:
         yield
     finally:
-        for owner, name, real in reals:
+        for owner, name, real, _ in swaps:
             setattr(owner, name, real)
 
 

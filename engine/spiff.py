@@ -260,7 +260,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
             try:
                 return dumps(fields)
             except (TypeError, ValueError):
-                fields["data"] = convert(self.registry.clean(wf.data))
+                fields["data"] = convert(wf.data)  # which drops callables itself
                 return dumps(fields)
 
         skip = skip or {}
@@ -630,8 +630,7 @@ def _any_wanted(workflow: Any, subprocesses: dict[Any, Any] | None, state: int, 
     it yields one, so when none does it yields nothing: a scan of the task maps (a few
     microseconds) tells so without the walk (tens). Most walks SpiffWorkflow starts ask for the
     waiting tasks after each task completes, of a workflow that has none."""
-    workflows = [workflow] if not subprocesses else [workflow.top_workflow, *subprocesses.values()]
-    for wf in workflows:
+    for wf in _audit_workflows(workflow.top_workflow) if subprocesses else (workflow,):
         for task in wf.tasks.values():
             if task._state & state and task.last_state_change >= since \
                     and (manual is None or task.task_spec.manual == manual) \
@@ -728,20 +727,25 @@ _ONE_STATE = (TaskState.READY, TaskState.WAITING)
 _DEPTH_LIMIT = 1000  # TaskIterator's default max_depth
 
 
+def _audit_workflows(top: Any) -> tuple[Any, ...]:
+    """An audit's workflow and every subprocess of it (SpiffWorkflow keeps them all on the top)."""
+    return (top, *top.subprocesses.values())
+
+
 def _sole(workflow: Any, state: int) -> list[Any] | None:
     """[the one task of the audit in `state`] if it is `workflow`'s, [] if there is none, None
     when the walk must decide."""
-    top = workflow.top_workflow
-    found, size = None, len(top.tasks)
-    for wf in (top, *top.subprocesses.values()) if top.subprocesses else (top,):
-        if wf is not top:
-            size += len(wf.tasks)
+    workflows = _audit_workflows(workflow.top_workflow)
+    if sum(len(wf.tasks) for wf in workflows) > _DEPTH_LIMIT:
+        return None
+    found = None
+    for wf in workflows:
         for task in wf.tasks.values():
             if task._state == state:
                 if found is not None:
                     return None
                 found = task
-    if size > _DEPTH_LIMIT or (found is not None and found.workflow is not workflow):
+    if found is not None and found.workflow is not workflow:
         return None
     return [found] if found is not None else []
 

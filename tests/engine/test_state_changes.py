@@ -50,9 +50,9 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
         # Each task's data read from the stored JSON alone is the data the task holds; each task
         # is written directly, byte for byte as SpiffWorkflow's converter writes it; so is each
         # workflow's data.
+        by_key = {"": live, **{str(u): sp for u, sp in live.subprocesses.items()}}
         for key, (head, _, _) in spiff._converter.parts(live).items():
-            wf = live if key == "" else live.subprocesses[next(
-                u for u in live.subprocesses if str(u) == key)]
+            wf = by_key[key]
             converted = spiff._dumps(spiff._converter.registry.convert(wf.data))
             assert head.startswith('{"data":' + converted + ',"correlations":'), key
         for wf in (live, *live.subprocesses.values()):
