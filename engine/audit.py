@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Engine, Integer, Table, bindparam, event, insert, or_, select, update
+from sqlalchemy import Engine, Integer, Table, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql import visitors
 
@@ -112,7 +112,7 @@ def write_pending(s: UseCase) -> None:
         to_id = known[0] + len(pending)
         moved = _ADVANCE_HEAD.execute(conn, {"was_id": known[0], "was_hash": known[1],
                                              "to_id": to_id, "to_hash": last_hash})
-        if cast(CursorResult[Any], moved).rowcount == 1:
+        if moved == 1:
             _INSERT_EVENTS.execute(conn, rows)
             s.info[_HEAD_AFTER] = (conn.engine, (to_id, last_hash))
             return

@@ -474,7 +474,7 @@ class Engine:
         conn = connection_of(s)
         saved = _SAVE_INSTANCE.execute(conn, {"iid": inst.id, "read_version": inst.version,
                                               "version": inst.version + 1, **values})
-        if cast(CursorResult[Any], saved).rowcount != 1:
+        if saved != 1:
             raise ConcurrentUpdate(
                 "Someone else updated this audit a moment ago. Nothing you submitted was "
                 "lost: reload the page to see the latest and try again.")
@@ -756,7 +756,7 @@ class Engine:
             except spiff.SpiffWorkflowException as exc:
                 raise ProcessFailed(spiff.explain(exc)) from exc
             done = _MARK_COMPLETED.execute(conn, {"task_id": task_id, "at": self.now(), "by": me_id})
-            if cast(CursorResult[Any], done).rowcount != 1:
+            if done != 1:
                 raise ConcurrentUpdate(f"'{row.name}' was completed by someone else a moment ago.")
             wf.__dict__.get(_OPEN_ROWS, {}).pop(row.task_uuid, None)
             audit.append(s, self.now(), username, "task_completed",
