@@ -10,8 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import (Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam,
-                        event, insert, select, update)
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from engine import Engine, audit
@@ -98,9 +110,12 @@ def test_an_error_is_sqlalchemys_and_the_transaction_leaves_nothing(
         notes: Engine, driver_only: list[str]) -> None:
     with notes.db.begin() as conn:
         ADD.execute(conn, {"id": 1, "text": "one", "at": AT})
-    with pytest.raises(IntegrityError), notes.db.begin() as conn:
+    with notes.db.connect() as conn:
+        conn.begin()
         ADD.execute(conn, {"id": 2, "text": "two", "at": AT})
-        ADD.execute(conn, {"id": 1, "text": "again", "at": AT})
+        with pytest.raises(IntegrityError):
+            ADD.execute(conn, {"id": 1, "text": "again", "at": AT})
+        conn.rollback()
     assert driver_only == []
     assert [r[:2] for r in _rows(notes)] == [(1, "one")]
     with notes.db.begin() as conn:  # the pool's connection is usable afterwards
