@@ -12,9 +12,9 @@ statement it did not compile (`exec_driver_sql`) still builds an execution conte
 for each, which costs more than SQLite takes to write the row (measured: the 112 writes of a
 deep-dive pathway walk took 6.6-9.5 ms this way against 7.7-13.0 ms through that path).
 An error goes through SQLAlchemy's own handling, so it is raised as SQLAlchemy would raise it
-(IntegrityError, OperationalError...) and a lost connection is invalidated. When something does listen (statement logging, a test counting statements, the
-bench's database floor), or outside a transaction, the statement runs through `exec_driver_sql`
-and is seen as any other.
+(IntegrityError, OperationalError...) and a lost connection is invalidated. When something does
+listen (statement logging, a test counting statements, the bench's database floor), or outside
+a transaction, the statement runs through `exec_driver_sql` and is seen as any other.
 
 For writes only (INSERT, UPDATE): a select's rows need the column types' result processors
 (SQLite returns a date as text), which SQLAlchemy's cached result metadata applies.
