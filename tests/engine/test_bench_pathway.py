@@ -131,3 +131,22 @@ def test_a_part_left_out_that_stops_the_audit_is_caught(
                         (owner, name, lambda wf: (None, "{}")))
     with pytest.raises(pathway.PathwayMismatch, match="deadlines fired"):
         pathway.leaving_out(b, script, repeat=1)
+
+
+def test_each_row_of_the_leaving_out_table_comes_first_in_turn(
+        walked: tuple[pathway.Bench, pathway.Script], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk right after the in-memory one runs slower: the rows' order turns each round, so
+    over as many rounds as rows every row is timed once in every position."""
+    b, script = walked
+    order: list[str] = []
+    monkeypatch.setattr(pathway, "_walk_checked", lambda _b, _s, parts=(): order.append(
+        next((row for row, p in pathway.ROWS.items() if p == parts), "")) or 0.01)
+    monkeypatch.setattr(pathway, "_time_in_memory", lambda _b, _s: order.append("in memory")
+                        or (0.01, 0.01))
+    rows = len(pathway.ROWS) + 2
+    pathway.leaving_out(b, script, repeat=rows)
+    rounds = [order[i:i + rows] for i in range(0, len(order), rows)]
+    assert len(rounds) == rows
+    assert all(sorted(r) == sorted(rounds[0]) for r in rounds)
+    for position in range(rows):
+        assert len({r[position] for r in rounds}) == rows
