@@ -16,17 +16,23 @@ An error goes through SQLAlchemy's own handling, so it is raised as SQLAlchemy w
 listen (statement logging, a test counting statements, the bench's database floor), or outside
 a transaction, the statement runs through `exec_driver_sql` and is seen as any other.
 
-For writes only (INSERT, UPDATE): a select's rows need the column types' result processors
-(SQLite returns a date as text), which SQLAlchemy's cached result metadata applies.
+A prepared select (`first`) is read the same way: its row comes back as a named tuple with the
+columns' keys, each value through its column type's result processor, as SQLAlchemy would
+process it (SQLite returns a date as text, a boolean as 0 or 1); it is only read when nothing
+listens, and otherwise is SQLAlchemy's own Row. Measured on the task-completion select, in a
+loop: 30 us through `Connection.execute`, 11 directly; over whole 20-task walks (30 of each,
+alternating), 27.4 against 26.0 ms. A statement with an IN of a list is refused: its SQL is
+made afresh at each execution.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.expression import UpdateBase
 
@@ -37,15 +43,28 @@ class _Compiled:
     order: tuple[str, ...] | None  # the parameter names in order, for positional drivers
     fixed: dict[str, Any]  # values written into the statement (a status, a NULL)
     processors: dict[str, Callable[[Any], Any]]
+    row: Any = None  # a select's: the named tuple its rows are made as
 
 
 class Prepared:
-    def __init__(self, statement: UpdateBase):
+    def __init__(self, statement: UpdateBase | Select[Any]):
         self.statement = statement
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+        # A select's columns that have a result processor, with it, per database kind: found
+        # from the driver's description of the first row read.
+        self._results: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
+        if isinstance(statement, Select):
+            # The row's names, as SQLAlchemy's Row has them (`selected_columns.keys()` would
+            # rename a second "id" to "id_1", which the Row does not).
+            keys = [column.key for column in statement.selected_columns]
+            self._keys = tuple(k for k in keys if isinstance(k, str) and k.isidentifier())
+            if len(set(self._keys)) != len(keys):
+                raise ValueError(f"a prepared select names each column once: {keys}")
 
     def _compile(self, dialect: Dialect, keys: frozenset[str]) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect, column_keys=sorted(keys))
+        if compiled.post_compile_params:  # an IN of a list: its SQL is made at each execution
+            raise ValueError("a prepared statement takes no IN of a list of values")
         binds = compiled.binds
         processors: dict[str, Callable[[Any], Any]] = {}
         for name, bind in binds.items():
@@ -54,8 +73,24 @@ class Prepared:
                 processors[name] = processor
         fixed = {name: bind.value for name, bind in binds.items() if not bind.required}
         order = tuple(compiled.positiontup or ()) if dialect.positional else None
-        found = _Compiled(compiled.string, order, fixed, processors)
+        row = (namedtuple("Row", self._keys)  # type: ignore[misc]
+               if isinstance(self.statement, Select) else None)
+        found = _Compiled(compiled.string, order, fixed, processors, row)
         self._compiled[(dialect.name, keys)] = found
+        return found
+
+    def _find_results(self, dialect: Dialect, description: Any
+                      ) -> list[tuple[int, Callable[[Any], Any]]]:
+        """Each column's result processor, as SQLAlchemy finds it: the column type's for this
+        dialect, given the driver's type code for the column."""
+        assert isinstance(self.statement, Select)
+        found: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, column in enumerate(self.statement.selected_columns):
+            processor = column.type.dialect_impl(dialect).result_processor(
+                dialect, description[i][1])
+            if processor is not None:
+                found.append((i, processor))
+        self._results[dialect.name] = found
         return found
 
     def _params(self, c: _Compiled, given: Mapping[str, Any]) -> Any:
@@ -91,6 +126,32 @@ class Prepared:
             conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
         finally:
             cursor.close()
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """A prepared select's first row (its columns by key and by position), or None."""
+        if not _unobserved(conn):
+            return conn.execute(self.statement, params).first()
+        keys = frozenset(params)
+        c = self._compiled.get((conn.dialect.name, keys)) or self._compile(conn.dialect, keys)
+        args = self._params(c, params)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(c.sql, args)
+            found = cursor.fetchone()
+            results = self._results.get(conn.dialect.name)
+            if results is None:
+                results = self._find_results(conn.dialect, cursor.description)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
+        finally:
+            cursor.close()
+        if found is None:
+            return None
+        if results:
+            found = list(found)
+            for i, processor in results:
+                found[i] = processor(found[i])
+        return c.row._make(found)
 
 
 def _unobserved(conn: Connection) -> bool:

@@ -76,7 +76,7 @@ SUMMARY_KEYS = ("grade", "child_ref", "child_status", "audit_type")
 
 
 # The statements of the busiest use case, built once.
-_TASK_TO_COMPLETE = (
+_TASK_TO_COMPLETE = Prepared(
     select(HUMAN_TASK.c.instance_id, HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.spec_name,
            HUMAN_TASK.c.name, HUMAN_TASK.c.status, HUMAN_TASK.c.group_role,
            HUMAN_TASK.c.assignee_id, HUMAN_TASK.c.claimed_by_id, HUMAN_TASK.c.form_file,
@@ -91,7 +91,7 @@ _MARK_COMPLETED = Prepared(
     .values(status="completed", completed_at=bindparam("at"), completed_by_id=bindparam("by"),
             draft=None))
 _CLAIMER = aliased(Person, name="claimer")
-_TASK_TO_CLAIM = (
+_TASK_TO_CLAIM = Prepared(
     select(HUMAN_TASK.c.instance_id, HUMAN_TASK.c.name, HUMAN_TASK.c.status,
            HUMAN_TASK.c.group_role, HUMAN_TASK.c.assignee_id, HUMAN_TASK.c.claimed_by_id,
            INSTANCE.c.child_ref, Person.id.label("me"), Person.active,
@@ -723,7 +723,7 @@ class Engine:
                        ) -> Completed:
         with self._on_connection() as s:
             conn = connection_of(s)
-            row = conn.execute(_TASK_TO_COMPLETE, {"task_id": task_id, "username": username}).first()
+            row = _TASK_TO_COMPLETE.first(conn, {"task_id": task_id, "username": username})
             if row is None or not row.active:
                 raise NotFound("There is no such task for you")
             me_id = row[10]
@@ -778,7 +778,7 @@ class Engine:
         """Take a group task as one's own: one read, one guarded write (a racing claim loses)."""
         with self.transaction() as s:
             conn = connection_of(s)
-            row = conn.execute(_TASK_TO_CLAIM, {"task_id": task_id, "username": username}).first()
+            row = _TASK_TO_CLAIM.first(conn, {"task_id": task_id, "username": username})
             if row is None or not row.active or not (
                     row.assignee_id == row.me or row.claimed_by_id == row.me or row.in_group):
                 raise NotFound("There is no such task for you")

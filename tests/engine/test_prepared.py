@@ -1,6 +1,7 @@
-"""A prepared write goes to the driver's cursor when nothing listens to the connection's
-statements, and through SQLAlchemy's own path when something does; either way inside the use
-case's transaction, with its types' bind processing and with SQLAlchemy's errors."""
+"""A prepared write (or a prepared select's read) goes to the driver's cursor when nothing
+listens to the connection's statements, and through SQLAlchemy's own path when something does;
+either way inside the use case's transaction, with its types' bind (and result) processing and
+with SQLAlchemy's errors."""
 
 from __future__ import annotations
 
@@ -19,14 +20,16 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     event,
     insert,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine import Engine, audit
+from engine import service as engine_service
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.prepared import Prepared
 
@@ -39,6 +42,11 @@ ADD = Prepared(insert(NOTE))
 EDIT = Prepared(update(NOTE).where(NOTE.c.id == bindparam("nid"), NOTE.c.text == bindparam("was"))
                 .values(text=bindparam("now")))
 AT = datetime(2025, 12, 1, 9, 30, tzinfo=UTC)
+# A read whose columns need the types' result processing on SQLite: a date (text there), a
+# boolean (0 or 1 there) and a NULL.
+READ = Prepared(select(NOTE.c.id, NOTE.c.text, NOTE.c.at, (NOTE.c.id > 1).label("later"),
+                       case((NOTE.c.id > 1, NOTE.c.at)).label("then"))
+                .where(NOTE.c.id == bindparam("nid")))
 
 
 @pytest.fixture
@@ -138,3 +146,95 @@ def test_a_task_completion_writes_through_the_driver(
         kinds = s.execute(select(AuditEvent.kind).where(AuditEvent.instance_id == iid)).scalars()
         assert {"task_completed", "completed"} <= set(kinds)
         assert audit.verify(s).ok  # the events chained as the driver wrote them
+
+
+@pytest.fixture
+def no_sqlalchemy_execute(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """SQLAlchemy's execute path, noted: a prepared read that takes it shows up here."""
+    taken: list[Any] = []
+    real = Connection.execute
+
+    def noted(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        taken.append(statement)
+        return real(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "execute", noted)
+    return taken
+
+
+def test_a_prepared_read_gives_what_sqlalchemy_gives(
+        notes: Engine, no_sqlalchemy_execute: list[Any]) -> None:
+    with notes.db.begin() as conn:
+        ADD.execute(conn, [{"id": 1, "text": "one", "at": AT}, {"id": 2, "text": "two", "at": AT}])
+    for nid in (1, 2, 3):
+        with notes.db.begin() as conn:
+            direct = READ.first(conn, {"nid": nid})
+            assert no_sqlalchemy_execute == []
+            expected = conn.execute(READ.statement, {"nid": nid}).first()
+            no_sqlalchemy_execute.clear()
+        if expected is None:
+            assert direct is None
+            continue
+        assert direct._fields == tuple(expected._fields) == ("id", "text", "at", "later", "then")
+        assert tuple(direct) == tuple(expected)
+        assert [type(v) for v in direct] == [type(v) for v in expected]
+        assert (direct.id, direct[3]) == (nid, nid > 1)
+        assert isinstance(direct.at, datetime)  # not SQLite's text
+        assert (direct.then is None) == (nid == 1)
+
+
+def test_with_a_statement_listener_a_read_is_sqlalchemys(notes: Engine) -> None:
+    seen: list[str] = []
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    with notes.db.begin() as conn:
+        ADD.execute(conn, {"id": 1, "text": "one", "at": AT})
+    event.listen(notes.db, "before_cursor_execute", statement)
+    try:
+        with notes.db.begin() as conn:
+            row = READ.first(conn, {"nid": 1})
+    finally:
+        event.remove(notes.db, "before_cursor_execute", statement)
+    assert [s.split()[0] for s in seen] == ["SELECT"]
+    assert (row.id, row.text, row.later) == (1, "one", False)
+
+
+def test_a_read_error_is_sqlalchemys(notes: Engine) -> None:
+    broken = Prepared(select(NOTE.c.id).where(NOTE.c.id == bindparam("nid")))
+    META.drop_all(notes.db)
+    try:
+        with notes.db.connect() as conn:
+            conn.begin()
+            with pytest.raises(DBAPIError):
+                broken.first(conn, {"nid": 1})
+            conn.rollback()
+    finally:
+        META.create_all(notes.db)
+
+
+def test_a_prepared_select_names_each_column_once_and_takes_no_in_of_a_list(
+        notes: Engine) -> None:
+    with pytest.raises(ValueError, match="names each column once"):
+        Prepared(select(NOTE.c.id, NOTE.c.text.label("id")))
+    listed = Prepared(select(NOTE.c.id).where(NOTE.c.text.in_(["one", "two"])))
+    with notes.db.begin() as conn, pytest.raises(ValueError, match="no IN of a list"):
+        listed.first(conn, {})
+
+
+def test_completing_and_claiming_read_their_task_through_the_driver(
+        engine: Engine, people: dict[str, str], deploy: Any,
+        no_sqlalchemy_execute: list[Any]) -> None:
+    deploy(FIXTURE)
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-101"}, practitioner="sw",
+                       auditor="auditor")
+    with engine.transaction() as s:
+        task = s.execute(select(HumanTask).where(HumanTask.instance_id == iid)).scalar_one()
+    with pytest.raises(engine_service.NotAllowed):  # read, found, and refused: not a group task
+        engine.claim(task.id, "auditor")
+    engine.complete_task(task.id, "auditor", {"answer": "yes"})
+    reads = {engine_service._TASK_TO_COMPLETE.statement, engine_service._TASK_TO_CLAIM.statement}
+    assert not reads & set(no_sqlalchemy_execute)
+    with engine.transaction() as s:
+        assert s.get(HumanTask, task.id).status == "completed"
