@@ -131,16 +131,17 @@ _INSERT_NOTIFICATIONS = Prepared(insert(cast(Table, Notification.__table__)))
 _RECIPIENT = select(Person.id, Person.username, Person.email).where(Person.id == bindparam("pid"))
 # The audit whose timer is due soonest, with its stored state (a worker seldom holds it live);
 # on PostgreSQL locked, skipping audits another worker has locked, so each fires once.
-_NEXT_DUE = (
+_NEXT_DUE_SELECT = (
     select(INSTANCE.c.id, INSTANCE.c.version, INSTANCE.c.process_version_id,
            INSTANCE.c.process_id, INSTANCE.c.child_ref, INSTANCE.c.grade,
            INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
     .join(INSTANCE_STATE, INSTANCE_STATE.c.instance_id == INSTANCE.c.id)
     .where(INSTANCE.c.status == "running", INSTANCE.c.next_timer_at <= bindparam("now"))
     .order_by(INSTANCE.c.next_timer_at).limit(1))
-_NEXT_DUE_SKIP_LOCKED = _NEXT_DUE.with_for_update(skip_locked=True, of=INSTANCE)
-_ANY_DUE = select(INSTANCE.c.id).where(INSTANCE.c.status == "running",
-                                       INSTANCE.c.next_timer_at <= bindparam("now")).limit(1)
+_NEXT_DUE = Prepared(_NEXT_DUE_SELECT)
+_NEXT_DUE_SKIP_LOCKED = Prepared(_NEXT_DUE_SELECT.with_for_update(skip_locked=True, of=INSTANCE))
+_ANY_DUE = Prepared(select(INSTANCE.c.id).where(
+    INSTANCE.c.status == "running", INSTANCE.c.next_timer_at <= bindparam("now")).limit(1))
 # SET takes the columns named in the parameters; the WHERE is the optimistic lock.
 _SAVE_INSTANCE = Prepared(update(INSTANCE).where(INSTANCE.c.id == bindparam("iid"),
                                                  INSTANCE.c.version == bindparam("read_version")))
@@ -840,14 +841,14 @@ class Engine:
         fired = 0
         while fired < limit:
             # Most calls find nothing due: say so from one indexed read, before any lock or ORM.
-            with reading(self.db) as conn:
-                if conn.execute(_ANY_DUE, {"now": self.now()}).first() is None:
+            with reading(self.db) as conn, conn.begin():
+                if _ANY_DUE.first(conn, {"now": self.now()}) is None:
                     return fired
             failed: tuple[int, str] | None = None
             with self.transaction() as s:
                 # The state comes with the row: a worker seldom holds a timer's audit live.
                 q = _NEXT_DUE_SKIP_LOCKED if self.db.dialect.name == "postgresql" else _NEXT_DUE
-                row = connection_of(s).execute(q, {"now": self.now()}).first()
+                row = q.first(connection_of(s), {"now": self.now()})
                 if row is None:
                     return fired
                 inst = InstanceRow(*row[:6])

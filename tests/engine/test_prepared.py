@@ -6,7 +6,7 @@ with SQLAlchemy's errors."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from engine import Engine, audit
+from engine import Engine, FrozenClock, audit
 from engine import service as engine_service
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.prepared import Prepared
@@ -238,3 +238,21 @@ def test_completing_and_claiming_read_their_task_through_the_driver(
     assert not reads & set(no_sqlalchemy_execute)
     with engine.transaction() as s:
         assert s.get(HumanTask, task.id).status == "completed"
+
+
+def test_the_worker_reads_what_is_due_through_the_driver(
+        engine: Engine, clock: FrozenClock, people: dict[str, str], deploy: Any,
+        no_sqlalchemy_execute: list[Any]) -> None:
+    deploy(FIXTURE)
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-102"}, practitioner="sw",
+                       auditor="auditor")
+    assert engine.fire_due_timers() == 0  # nothing due yet
+    clock.advance(timedelta(days=2))  # the fixture's deadline: noon the next day
+    assert engine.fire_due_timers() == 1
+    assert engine.fire_due_timers() == 0
+    reads = {engine_service._ANY_DUE.statement, engine_service._NEXT_DUE.statement,
+             engine_service._NEXT_DUE_SKIP_LOCKED.statement}
+    assert not reads & set(no_sqlalchemy_execute)
+    with engine.transaction() as s:
+        kinds = s.execute(select(AuditEvent.kind).where(AuditEvent.instance_id == iid)).scalars()
+        assert list(kinds).count("timer_fired") == 1
