@@ -30,11 +30,13 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.expression import UpdateBase
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,6 @@ class _Compiled:
     order: tuple[str, ...] | None  # the parameter names in order, for positional drivers
     fixed: dict[str, Any]  # values written into the statement (a status, a NULL)
     processors: dict[str, Callable[[Any], Any]]
-    row: Any = None  # a select's: the named tuple its rows are made as
 
 
 class Prepared:
@@ -56,10 +57,10 @@ class Prepared:
         if isinstance(statement, Select):
             # The row's names, as SQLAlchemy's Row has them (`selected_columns.keys()` would
             # rename a second "id" to "id_1", which the Row does not).
-            keys = [column.key for column in statement.selected_columns]
-            self._keys = tuple(k for k in keys if isinstance(k, str) and k.isidentifier())
-            if len(set(self._keys)) != len(keys):
+            keys = [str(column.key) for column in statement.selected_columns]
+            if len(set(keys)) != len(keys) or not all(k.isidentifier() for k in keys):
                 raise ValueError(f"a prepared select names each column once: {keys}")
+            self._row: Any = namedtuple("Row", keys)  # type: ignore[misc]
 
     def _compile(self, dialect: Dialect, keys: frozenset[str]) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect, column_keys=sorted(keys))
@@ -73,9 +74,7 @@ class Prepared:
                 processors[name] = processor
         fixed = {name: bind.value for name, bind in binds.items() if not bind.required}
         order = tuple(compiled.positiontup or ()) if dialect.positional else None
-        row = (namedtuple("Row", self._keys)  # type: ignore[misc]
-               if isinstance(self.statement, Select) else None)
-        found = _Compiled(compiled.string, order, fixed, processors, row)
+        found = _Compiled(compiled.string, order, fixed, processors)
         self._compiled[(dialect.name, keys)] = found
         return found
 
@@ -93,6 +92,22 @@ class Prepared:
         self._results[dialect.name] = found
         return found
 
+    def _lookup(self, conn: Connection, keys: frozenset[str]) -> _Compiled:
+        return self._compiled.get((conn.dialect.name, keys)) or self._compile(conn.dialect, keys)
+
+    def _on_cursor(self, conn: Connection, c: _Compiled, args: Any,
+                   use: Callable[[Any], _T]) -> _T:
+        """`use` the driver's cursor of the connection's transaction; a driver error is raised
+        as SQLAlchemy raises it, through its own handling (private, but what its execute path
+        calls): wrapped as it would be, a lost connection invalidated (it always raises)."""
+        cursor = conn.connection.cursor()
+        try:
+            return use(cursor)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
+        finally:
+            cursor.close()
+
     def _params(self, c: _Compiled, given: Mapping[str, Any]) -> Any:
         values = {**c.fixed, **given}
         for name, processor in c.processors.items():
@@ -107,51 +122,40 @@ class Prepared:
         """Run with one set of parameters, or many (executemany) that share their names; return
         the number of rows written."""
         rows: Sequence[Mapping[str, Any]] = [params] if isinstance(params, Mapping) else params
-        keys = frozenset(rows[0])
-        c = self._compiled.get((conn.dialect.name, keys)) or self._compile(conn.dialect, keys)
+        c = self._lookup(conn, frozenset(rows[0]))
         one = len(rows) == 1 and isinstance(params, Mapping)
         args = self._params(c, rows[0]) if one else [self._params(c, row) for row in rows]
         if not _unobserved(conn):
             return conn.exec_driver_sql(c.sql, args).rowcount
-        cursor = conn.connection.cursor()
-        try:
-            if one:
-                cursor.execute(c.sql, args)
-            else:
-                cursor.executemany(c.sql, args)
+
+        def write(cursor: Any) -> int:
+            (cursor.execute if one else cursor.executemany)(c.sql, args)
             return int(cursor.rowcount)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            # SQLAlchemy's own handling (private, but what its execute path calls): the error
-            # wrapped as it would be, a lost connection invalidated; it always raises (NoReturn).
-            conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
-        finally:
-            cursor.close()
+
+        return self._on_cursor(conn, c, args, write)
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """A prepared select's first row (its columns by key and by position), or None."""
         if not _unobserved(conn):
             return conn.execute(self.statement, params).first()
-        keys = frozenset(params)
-        c = self._compiled.get((conn.dialect.name, keys)) or self._compile(conn.dialect, keys)
+        c = self._lookup(conn, frozenset(params))
         args = self._params(c, params)
-        cursor = conn.connection.cursor()
-        try:
+
+        def read(cursor: Any) -> tuple[Any, list[tuple[int, Callable[[Any], Any]]]]:
             cursor.execute(c.sql, args)
             found = cursor.fetchone()
             results = self._results.get(conn.dialect.name)
-            if results is None:
-                results = self._find_results(conn.dialect, cursor.description)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
-        finally:
-            cursor.close()
+            return found, (results if results is not None
+                           else self._find_results(conn.dialect, cursor.description))
+
+        found, results = self._on_cursor(conn, c, args, read)
         if found is None:
             return None
         if results:
             found = list(found)
             for i, processor in results:
                 found[i] = processor(found[i])
-        return c.row._make(found)
+        return self._row._make(found)
 
 
 def _unobserved(conn: Connection) -> bool:
