@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Table, create_engine, func, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import selectinload, undefer_group  # noqa: E402
+from sqlalchemy.orm import selectinload  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from engine import Engine, audit, queries, spiff  # noqa: E402
@@ -73,6 +73,7 @@ from engine.roles import (  # noqa: E402
     SLT,
     TEAM_MANAGER,
 )
+from engine.service import stored_state  # noqa: E402
 from features.driver import sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -404,8 +405,7 @@ def _load_template(engine: Engine, iid: int, stage: str, ref: str, org: Org) -> 
     with engine.transaction() as s:
         row = dict(s.execute(select(inst).where(inst.c.id == iid)).mappings().one())
         # A clone is written whole: the template's stored changes are applied first.
-        whole = s.execute(select(InstanceState.state).where(InstanceState.instance_id == iid))
-        row["state"] = spiff.stored_state_json(whole.scalar_one(), row.pop("state_delta"))
+        row["state"] = spiff.stored_state_json(*stored_state(s.connection(), iid))
         participants = dict(s.execute(select(Participant.role, Participant.person_id)
                                       .where(Participant.instance_id == iid)).all())
         tasks = [dict(r) for r in s.execute(select(ht).where(ht.c.instance_id == iid)
@@ -797,7 +797,8 @@ def reschedule(engine: Engine, instance_ids: Iterable[int], due: datetime) -> No
     """
     with engine.transaction() as s:
         for inst in s.execute(select(Instance).where(Instance.id.in_(list(instance_ids)))
-                              .options(undefer_group("state"), selectinload(Instance.whole))
+                              .options(selectinload(Instance.whole),
+                                       selectinload(Instance.changes))
                               ).scalars():
             old = inst.next_timer_at
             if old is None:
@@ -808,7 +809,7 @@ def reschedule(engine: Engine, instance_ids: Iterable[int], due: datetime) -> No
                 return f'"event_value":"{due.isoformat()}"' if same else m.group(0)
 
             inst.state = TIMER_RE.sub(moved, inst.workflow_state())  # stored whole again
-            inst.state_delta = None
+            inst.changes.clear()
             inst.next_timer_at = due
             s.execute(update(HumanTask).where(HumanTask.instance_id == inst.id,
                                               HumanTask.status == "open", HumanTask.due_at == old)

@@ -622,7 +622,7 @@ _REAL_STATE_TO_SAVE = spiff.state_to_save
 def _store_only_the_first_state(wf: Any) -> tuple[str | None, str | None]:
     """A new audit's first state is stored, so the worker's query for due audits still finds it;
     every later save stores nothing (the walk runs on the live workflow)."""
-    return _REAL_STATE_TO_SAVE(wf) if wf.__dict__.get(engine_service._NEW) else (None, "{}")
+    return _REAL_STATE_TO_SAVE(wf) if wf.__dict__.get(engine_service._NEW) else (None, None)
 
 
 def _drop_pending_events(s: Any) -> None:

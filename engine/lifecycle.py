@@ -26,6 +26,7 @@ from engine.models import (
     Base,
     HumanTask,
     Instance,
+    InstanceChange,
     InstanceState,
     Notification,
     Participant,
@@ -114,8 +115,8 @@ def _event(e: AuditEvent) -> dict[str, Any]:
 
 
 # Tables handled one by one above; any other table naming a child is exported whole.
-_OWN_TABLES = {"instance", "instance_state", "audit_event", "human_task", "participant",
-               "notification"}
+_OWN_TABLES = {"instance", "instance_state", "instance_change", "audit_event", "human_task",
+               "participant", "notification"}
 
 
 def _mentions(s: Session, child_ref: str) -> dict[str, list[dict[str, Any]]]:
@@ -223,7 +224,7 @@ def purge(engine: Engine, actor: str = "cli", dry_run: bool = False,
             # The allocation that started a purged audit names the child: it goes with the audit.
             s.execute(delete(ScheduleAllocation).where(ScheduleAllocation.instance_id.in_(chunk)))
             _detach(s, chunk)
-            for table in (HumanTask, Participant, Notification, InstanceState):
+            for table in (HumanTask, Participant, Notification, InstanceState, InstanceChange):
                 s.execute(delete(table).where(table.instance_id.in_(chunk)))
             s.execute(delete(Instance).where(Instance.id.in_(chunk)))
         for refs in audit.chunks(report.register_rows):

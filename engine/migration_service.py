@@ -237,7 +237,7 @@ def preview(engine: Engine, process_id: str, to_version: int | None = None) -> l
         for inst in audits:
             old = engine.definition(s, inst.process_version)
             wf = spiff.state_from_json(inst.state, old.spec, old.subprocess_specs,
-                                       inst.state_delta)
+                                       [change.changes for change in inst.changes])
             reasons, _ = _try(wf, old, new)
             verdicts.append(_verdict(s, inst, inst.process_version, target, reasons))
         return verdicts

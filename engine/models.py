@@ -129,10 +129,6 @@ class Instance(Base):
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="running")
-    # The workflow state: as last stored whole (its own table, `whole`) and the changes since
-    # (here, or None): a step writes only its changes while they stay small (spiff.state_to_save,
-    # migration 0007). Deferred: lists and task pages never need them.
-    state_delta: Mapped[str | None] = mapped_column(Text, deferred=True, deferred_group="state")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     child_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
@@ -148,14 +144,19 @@ class Instance(Base):
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
     participants: Mapped[list[Participant]] = relationship(
         cascade="all, delete-orphan", lazy="select")
+    # The workflow state: as last stored whole (its own table) and the change sets stored since,
+    # one a step (spiff.state_to_save, migrations 0007 and 0009).
     whole: Mapped[InstanceState] = relationship(cascade="all, delete-orphan", lazy="select",
                                                 passive_deletes=True)
+    changes: Mapped[list[InstanceChange]] = relationship(
+        cascade="all, delete-orphan", lazy="select", passive_deletes=True,
+        order_by="InstanceChange.version")
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def state(self) -> str:
-        """The workflow state as last stored whole (without the changes in `state_delta`)."""
+        """The workflow state as last stored whole (without the change sets stored since)."""
         return self.whole.state
 
     @state.setter
@@ -169,7 +170,7 @@ class Instance(Base):
         """The workflow state as JSON, the stored changes applied (for readers of the JSON)."""
         from engine.spiff import stored_state_json
 
-        return stored_state_json(self.state, self.state_delta)
+        return stored_state_json(self.state, [change.changes for change in self.changes])
 
 
 class InstanceState(Base):
@@ -181,6 +182,19 @@ class InstanceState(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"),
                                              primary_key=True)
     state: Mapped[str] = mapped_column(Text)
+
+
+class InstanceChange(Base):
+    """One step's change set to an audit's workflow state, stored beside the ones before it
+    since the state was last stored whole (spiff.state_to_save). A new row each step, never an
+    update: what a step writes does not grow with the steps before it. `version` is the
+    instance's version the step saved, which orders them."""
+
+    __tablename__ = "instance_change"
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[str] = mapped_column(Text)
 
 
 class Participant(Base):

@@ -28,7 +28,7 @@ from engine.models import (
     ProcessVersion,
 )
 from engine.roles import AUDITOR, CPP, GROUP_ROLES, HOS_SPQA
-from engine.service import STORED_STATE, Engine
+from engine.service import Engine, stored_state
 from engine.spiff import TaskState
 from engine.workdays import LONDON
 
@@ -306,8 +306,8 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
         form = pd.form(t.form_file) or {"type": "object"}
         data: dict[str, Any] = {}
         if _reads_data(form):
-            state, delta = conn.execute(STORED_STATE, {"iid": t.audit_id}).one()
-            data = spiff.task_data(state, delta, t.task_uuid) or {}
+            state, changes = stored_state(conn, t.audit_id)
+            data = spiff.task_data(state, changes, t.task_uuid) or {}
     schema = forms.for_task(form, data)
     row = TaskRow(
         id=t.id, name=t.name, audit_id=t.audit_id, child_ref=t.child_ref,

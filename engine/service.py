@@ -23,8 +23,10 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -48,6 +50,7 @@ from engine.models import (
     DefinitionFile,
     HumanTask,
     Instance,
+    InstanceChange,
     InstanceState,
     Notification,
     Participant,
@@ -65,6 +68,7 @@ SAFETY_SIGNAL = "safety_concern_raised"
 HUMAN_TASK = cast(Table, HumanTask.__table__)
 INSTANCE = cast(Table, Instance.__table__)
 INSTANCE_STATE = cast(Table, InstanceState.__table__)
+INSTANCE_CHANGE = cast(Table, InstanceChange.__table__)
 # Keys in Session.info and on a live workflow (see _remember and _project_tasks).
 _LIVE_PENDING = "qaflow_live_pending"
 _OPEN_ROWS = "_qaflow_open_rows"
@@ -129,13 +133,11 @@ _PARTICIPANTS = select(Participant.role, Participant.person_id).where(
 # The outbox, written in one statement however many are told; and a participant as a recipient.
 _INSERT_NOTIFICATIONS = Prepared(insert(cast(Table, Notification.__table__)))
 _RECIPIENT = select(Person.id, Person.username, Person.email).where(Person.id == bindparam("pid"))
-# The audit whose timer is due soonest, with its stored state (a worker seldom holds it live);
-# on PostgreSQL locked, skipping audits another worker has locked, so each fires once.
+# The audit whose timer is due soonest; on PostgreSQL locked, skipping audits another worker
+# has locked, so each fires once.
 _NEXT_DUE_SELECT = (
     select(INSTANCE.c.id, INSTANCE.c.version, INSTANCE.c.process_version_id,
-           INSTANCE.c.process_id, INSTANCE.c.child_ref, INSTANCE.c.grade,
-           INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
-    .join(INSTANCE_STATE, INSTANCE_STATE.c.instance_id == INSTANCE.c.id)
+           INSTANCE.c.process_id, INSTANCE.c.child_ref, INSTANCE.c.grade)
     .where(INSTANCE.c.status == "running", INSTANCE.c.next_timer_at <= bindparam("now"))
     .order_by(INSTANCE.c.next_timer_at).limit(1))
 _NEXT_DUE = Prepared(_NEXT_DUE_SELECT)
@@ -148,6 +150,10 @@ _SAVE_INSTANCE = Prepared(update(INSTANCE).where(INSTANCE.c.id == bindparam("iid
 _SAVE_WHOLE = Prepared(update(INSTANCE_STATE).where(
     INSTANCE_STATE.c.instance_id == bindparam("iid")))
 _INSERT_WHOLE = Prepared(insert(INSTANCE_STATE).values(instance_id=bindparam("iid")))
+# A step's change set, beside those before it; and those dropped once the whole state is stored.
+_INSERT_CHANGE = Prepared(insert(INSTANCE_CHANGE))
+_DROP_CHANGES = Prepared(INSTANCE_CHANGE.delete().where(
+    INSTANCE_CHANGE.c.instance_id == bindparam("iid")))
 # A version's files with their content, for parsing it.
 _VERSION_FILES = (select(ProcessVersion.process_id, ProcessVersion.digest, ProcessVersionFile.name,
                          DefinitionFile.content)
@@ -160,9 +166,23 @@ _LATEST_VERSION = (select(ProcessVersion.id, ProcessVersion.version, ProcessVers
                    .order_by(ProcessVersion.version.desc()).limit(1))
 _INSERT_INSTANCE = insert(INSTANCE)
 _INSERT_PARTICIPANTS = Prepared(insert(cast(Table, Participant.__table__)))
-STORED_STATE = (select(INSTANCE_STATE.c.state, INSTANCE.c.state_delta)
-           .join(INSTANCE, INSTANCE.c.id == INSTANCE_STATE.c.instance_id)
-           .where(INSTANCE_STATE.c.instance_id == bindparam("iid")))
+# An audit's stored state in one read: its whole state first (numbered 0), then its change sets
+# in the order they were stored.
+_STORED_STATE = union_all(
+    select(INSTANCE_STATE.c.state.label("text"), literal(0).label("version"))
+    .where(INSTANCE_STATE.c.instance_id == bindparam("iid")),
+    select(INSTANCE_CHANGE.c.changes, INSTANCE_CHANGE.c.version)
+    .where(INSTANCE_CHANGE.c.instance_id == bindparam("iid")),
+).order_by("version")
+
+
+def stored_state(conn: Connection, instance_id: int) -> tuple[str, list[str]]:
+    """An audit's workflow state as stored: its last whole state and the change sets stored
+    since, in order (spiff.stored_state applies them)."""
+    rows = conn.execute(_STORED_STATE, {"iid": instance_id}).all()
+    if not rows or rows[0][1] != 0:
+        raise NotFound(f"Audit {instance_id} has no stored state")
+    return rows[0][0], [row[0] for row in rows[1:]]
 
 
 # Reads a task's answers from what was posted, given its form as the child's task shows it.
@@ -390,8 +410,7 @@ class Engine:
             self._version_digest[process_version_id] = digest
         return pd
 
-    def _load(self, s: UseCase, inst: Any, stored: tuple[str, str | None] | None = None
-              ) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
+    def _load(self, s: UseCase, inst: Any) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
         """Take the instance's live workflow out of the cache if it is still this version, else
         rebuild it from the stored state. Taken out: a use case that fails leaves no half-run
         workflow behind for the next one."""
@@ -400,13 +419,11 @@ class Engine:
             cached = self._live.pop(inst.id, None)
         if cached is not None and cached[0] == inst.version:
             return cached[1], pd
-        if stored is not None:  # read with the row
-            state, delta = stored
-        elif isinstance(inst, Instance):
-            state, delta = inst.state, inst.state_delta
+        if isinstance(inst, Instance):  # as this Session holds it
+            state, changes = inst.state, [change.changes for change in inst.changes]
         else:
-            state, delta = connection_of(s).execute(STORED_STATE, {"iid": inst.id}).one()
-        return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, delta), pd
+            state, changes = stored_state(connection_of(s), inst.id)
+        return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes), pd
 
     def _remember(self, s: UseCase, inst: Any, wf: spiff.BpmnWorkflow) -> None:
         """Keep the live workflow for the next use case, but only once this one has committed."""
@@ -471,7 +488,7 @@ class Engine:
         if isinstance(inst, Instance):  # only ever in a Session
             assert isinstance(s, Session)
             s.flush()  # the ORM's own pending changes to this row go first, under its version
-        whole, values["state_delta"] = spiff.state_to_save(wf)
+        whole, changes = spiff.state_to_save(wf)
         conn = connection_of(s)
         saved = _SAVE_INSTANCE.execute(conn, {"iid": inst.id, "read_version": inst.version,
                                               "version": inst.version + 1, **values})
@@ -479,12 +496,20 @@ class Engine:
             raise ConcurrentUpdate(
                 "Someone else updated this audit a moment ago. Nothing you submitted was "
                 "lost: reload the page to see the latest and try again.")
-        if whole is not None:  # else it stays as it is: only the changes since were written
-            # A new audit's first whole state is its first: inserted, not updated.
-            (_INSERT_WHOLE if wf.__dict__.pop(_NEW, False) else _SAVE_WHOLE).execute(
-                conn, {"iid": inst.id, "state": whole})
+        if whole is not None:
+            if wf.__dict__.pop(_NEW, False):  # a new audit's first state: inserted
+                _INSERT_WHOLE.execute(conn, {"iid": inst.id, "state": whole})
+            else:  # stored whole again: the change sets before it are in it
+                _SAVE_WHOLE.execute(conn, {"iid": inst.id, "state": whole})
+                _DROP_CHANGES.execute(conn, {"iid": inst.id})
             if isinstance(inst, Instance) and "whole" in inst.__dict__:
                 set_committed_value(inst.__dict__["whole"], "state", whole)
+        elif changes is not None:  # this step's changes, beside those before it
+            _INSERT_CHANGE.execute(conn, {"instance_id": inst.id, "version": inst.version + 1,
+                                          "changes": changes})
+        if isinstance(inst, Instance) and "changes" in inst.__dict__:
+            assert isinstance(s, Session)
+            s.expire(inst, ["changes"])  # written here past the ORM: read afresh if asked
         values["version"] = inst.version + 1
         for key, value in values.items():
             if isinstance(inst, Instance):
@@ -846,7 +871,6 @@ class Engine:
                     return fired
             failed: tuple[int, str] | None = None
             with self.transaction() as s:
-                # The state comes with the row: a worker seldom holds a timer's audit live.
                 q = _NEXT_DUE_SKIP_LOCKED if self.db.dialect.name == "postgresql" else _NEXT_DUE
                 row = q.first(connection_of(s), {"now": self.now()})
                 if row is None:
@@ -854,7 +878,7 @@ class Engine:
                 inst = InstanceRow(*row[:6])
                 try:
                     with s.begin_nested():
-                        wf, pd = self._load(s, inst, stored=(row.state, row.state_delta))
+                        wf, pd = self._load(s, inst)
                         self._run(s, inst, wf, pd, "system")
                 except ProcessFailed as exc:
                     failed = (inst.id, str(exc))

@@ -118,7 +118,7 @@ class AuditDriver:
         assert inst is not None
         pd = self.engine.definition_of(s, inst.process_version_id)
         return spiff.state_for_reading(inst.state, pd.spec, pd.subprocess_specs,
-                                       inst.state_delta), pd
+                                       [change.changes for change in inst.changes]), pd
 
     def complete(self, name: str, _omit: set[str] | frozenset[str] = frozenset(),
                  **answers: Any) -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.timeline import all_tasks, waiting_timers
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -125,10 +126,16 @@ def test_each_part_left_out_still_closes_the_audit_and_is_put_back(
 def test_a_part_left_out_that_stops_the_audit_is_caught(
         walked: tuple[pathway.Bench, pathway.Script], monkeypatch: pytest.MonkeyPatch) -> None:
     b, script = walked
-    # A stand-in that stores nothing at all: the worker can no longer find the audit's deadlines.
-    owner, name, _ = pathway.PARTS["storing the workflow's state"]
+    owner, name, stand_in = pathway.PARTS["storing the workflow's state"]
+
+    def loses_the_deadlines(wf: object) -> tuple[str | None, str | None]:
+        """A stand-in that, storing the state, drops the audit's deadlines: none ever fires."""
+        for timer in waiting_timers(all_tasks(wf)):
+            timer.cancel()
+        return stand_in(wf)
+
     monkeypatch.setitem(pathway.PARTS, "storing the workflow's state",
-                        (owner, name, lambda wf: (None, "{}")))
+                        (owner, name, loses_the_deadlines))
     with pytest.raises(pathway.PathwayMismatch, match="deadlines fired"):
         pathway.leaving_out(b, script, repeat=1)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import undefer_group
 
 from engine import Engine, FrozenClock, spiff
 from engine.definitions import Bundle, parse_bundle
 from engine.models import HumanTask, Instance
+from engine.service import stored_state
 from features.driver import AuditDriver
 from tests.conftest import PROCESSES, ROOT
 
@@ -35,14 +35,15 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
     """The stored state with its changes applied, checked against the live workflow and against a
     workflow rebuilt from the row; and how the row was last written."""
     with engine.transaction() as s:
-        inst = s.execute(select(Instance).where(Instance.id == instance_id)
-                         .options(undefer_group("state"))).scalar_one()
-        stored = spiff.stored_state(inst.state, inst.state_delta)
+        inst = s.get(Instance, instance_id)
+        state, changes = stored_state(s.connection(), instance_id)
+        assert (state, changes) == (inst.state, [change.changes for change in inst.changes])
+        stored = spiff.stored_state(state, changes)
         version, live = engine._live[instance_id]
         assert version == inst.version
         assert stored == json.loads(spiff.state_to_json(live))
         pd = engine.definition_of(s, inst.process_version_id)
-        rebuilt = spiff.state_from_json(inst.state, pd.spec, pd.subprocess_specs, inst.state_delta)
+        rebuilt = spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes)
         assert json.loads(spiff.state_to_json(rebuilt)) == stored
         # SpiffWorkflow's own serialisation of the live workflow is what is stored (a task's
         # data is stored as its changes from its parent's: a task waiting ahead stores none).
@@ -57,11 +58,11 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
             assert head.startswith('{"data":' + converted + ',"correlations":'), key
         for wf in (live, *live.subprocesses.values()):
             for task in wf.tasks.values():
-                assert spiff.task_data(inst.state, inst.state_delta, str(task.id)) == task.data
+                assert spiff.task_data(state, changes, str(task.id)) == task.data
                 assert spiff._task_json(task) == spiff._dumps(
                     spiff._converter.registry.convert(task))
-        assert spiff.task_data(inst.state, inst.state_delta, "no-such-task") is None
-        return stored, "changes" if inst.state_delta else "whole"
+        assert spiff.task_data(state, changes, "no-such-task") is None
+        return stored, "changes" if changes else "whole"
 
 
 def test_each_step_stores_exactly_the_live_workflow(live_engine, clock, people) -> None:
@@ -140,15 +141,28 @@ def test_a_long_line_of_steps_ahead_stores_exactly_the_live_workflow_at_every_st
     instance_id = live_engine.start("seq9", "cpp1", {"child_ref": "SEQ-9"},
                                     participants={"Auditor": "auditor"})
     written = [_stored(live_engine, instance_id)[1]]
+    chains, sizes = [], []
     for step in range(9):
         with live_engine.transaction() as s:
             task_id = s.execute(select(HumanTask.id).where(
                 HumanTask.instance_id == instance_id, HumanTask.status == "open")).scalar_one()
         live_engine.complete_task(task_id, "auditor", {"note": f"step {step}"})
         written.append(_stored(live_engine, instance_id)[1])
+        with live_engine.db.connect() as conn:
+            changes = stored_state(conn, instance_id)[1]
+        chains.append(len(changes))
+        if changes:
+            sizes.append(len(changes[-1]))
     assert written[0] == "whole"
     assert written.count("changes") >= 4, written
-    assert written[1:].count("whole") >= 1, written  # the changes grew past a quarter: whole again
+    # The change sets grew past the whole state's size: stored whole again.
+    assert written[1:].count("whole") >= 1, written
+    assert max(chains) >= 2, chains  # each step's changes stored beside the ones before
+    # What a step stores is its own changes: the same size at every step of a line of like
+    # steps (the last, which ends the process, is not like them), not growing with the steps
+    # since the state was last stored whole.
+    like = sizes[:-1]
+    assert max(like) < 1.2 * min(like), sizes
 
 
 def test_a_concern_raised_late_in_the_audit_is_stored_exactly(live_engine, clock, people) -> None:
@@ -186,11 +200,17 @@ def test_what_is_saved_is_the_workflow_whatever_changed_in_it(tmp_path: Path) ->
     wf.do_engine_steps()
     whole, _ = spiff.state_to_save(wf)
     assert whole is not None
+    stored: tuple[str, list[str]] = (whole, [])
 
     def saved_is_live() -> str:
-        saved, delta = spiff.state_to_save(wf)
-        assert spiff.stored_state(saved or whole, delta) == json.loads(spiff.state_to_json(wf))
-        return "whole" if saved else "changes"
+        nonlocal stored
+        saved, changes = spiff.state_to_save(wf)
+        if saved is not None:
+            stored = (saved, [])
+        elif changes is not None:
+            stored[1].append(changes)
+        assert spiff.stored_state(*stored) == json.loads(spiff.state_to_json(wf))
+        return "whole" if saved else "changes" if changes else "nothing"
 
     ready = wf.get_next_task(state=spiff.TaskState.READY, manual=True)
     ready.set_data(note="typed, not yet submitted")
@@ -202,6 +222,7 @@ def test_what_is_saved_is_the_workflow_whatever_changed_in_it(tmp_path: Path) ->
     ahead.internal_data["seen"] = True
     ahead.data["late"] = 1
     assert saved_is_live() == "changes"
+    assert saved_is_live() == "nothing"  # stored as it is: nothing to add
 
 
 def test_a_task_is_written_as_the_converter_writes_it_whatever_its_data_holds(tmp_path: Path) -> None:
