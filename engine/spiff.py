@@ -394,10 +394,13 @@ class _Saved:
 
     __slots__ = ("workflows", "whole", "since")
 
-    def __init__(self, parts: dict[str, tuple[str, list[tuple[Any, str]], int]], whole: int):
+    def __init__(self, parts: dict[str, tuple[str, list[tuple[Any, str]], int]], whole: int,
+                 settled: dict[str, dict[int, tuple[Any, list[Any]]]] | None = None):
+        """From the parts of the state as stored (`settled`: the finished tasks they left out)."""
         self.workflows = {
             key: (head,
                   {id(task): (task, text) for task, text in tasks if not task._state & _FINISHED},
+                  settled[key] if settled is not None else
                   {id(task): (task, list(task._children)) for task, _ in tasks
                    if task._state & _FINISHED})
             for key, (head, tasks, _) in parts.items()}
@@ -413,9 +416,10 @@ def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
     writes does not grow with the steps before it. The stored state is the last whole state with
     each change set since applied in turn (`stored_state`). Once the change sets would pass
     CHANGES_SHARE of the whole state, the whole state is stored again and they are dropped; so it
-    is when a finished task has changed, and by a workflow rebuilt from storage, which does not
-    know what storage holds. What storage holds is updated here: the caller stores what this
-    returns in the same transaction, or (on failure) drops the workflow.
+    is when a finished task has changed, and by a workflow that does not know what storage holds
+    (one made new; `state_from_json` tells a rebuilt one). What storage holds is updated here:
+    the caller stores what this returns in the same transaction, or (on failure) drops the
+    workflow.
     """
     saved: _Saved | None = workflow.__dict__.get(_BASE)
     fresh: dict[int, tuple[Any, str]] = {}  # JSON made for the change set, reused by the whole
@@ -554,11 +558,23 @@ def _rewire_triggered(workflow: BpmnWorkflow) -> None:
 def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
                     changes: str | Sequence[str] | None = ()) -> BpmnWorkflow:
     """Rebuild a workflow from its stored state (and the change sets since) and (a private copy
-    of) the cached parsed specs."""
+    of) the cached parsed specs, knowing what storage holds of it: its next save stores only
+    what changed (another web process, a worker or a restart carries on where it was)."""
     converter = _StateOnlyConverter(_registry, _private(spec, subprocess_specs))
+    changes = (changes,) if isinstance(changes, str) else changes or ()
     workflow = _walk_fast(converter.from_dict(stored_state(text, changes)))
     _rewire_triggered(workflow)
     workflow.script_engine = SCRIPT_ENGINE
+    # What is stored is what this workflow serialises to (tests/engine/test_state_changes.py
+    # holds every step to it), so its unfinished tasks' JSON stands for what storage holds of
+    # them; a finished task is stored as it is while it gains no child, so it is only counted.
+    settled = {key: {id(task): (task, list(task._children)) for task in wf.tasks.values()
+                     if task._state & _FINISHED}
+               for key, wf in (("", workflow), *((_text(tid), sp) for tid, sp
+                                                 in workflow.subprocesses.items()))}
+    saved = _Saved(_converter.parts(workflow, settled), len(text), settled)
+    saved.since = sum(map(len, changes))
+    workflow.__dict__[_BASE] = saved
     return workflow
 
 
