@@ -15,6 +15,8 @@ from engine.models import (
     Base,
     HumanTask,
     Instance,
+    InstanceChange,
+    InstanceState,
     Notification,
     Participant,
     Person,
@@ -100,9 +102,12 @@ def test_purging_deletes_the_closed_audit_blanks_its_events_and_the_chain_still_
     export_child(engine, "C-1", "dpo")
     clock.advance(timedelta(days=365 * 7))
     events_before = _count(engine, AuditEvent)
+    # The child's answers are in the audit's stored state too: whole, and a step's changes.
+    for model in (InstanceState, InstanceChange):
+        assert _count(engine, model, model.instance_id == audits["C-1"]) > 0
     report = purge(engine, "dpo", years=6)
     assert report.instances == [audits["C-1"]]
-    for model in (Instance, HumanTask, Participant, Notification):
+    for model in (Instance, HumanTask, Participant, Notification, InstanceState, InstanceChange):
         assert _count(engine, model, model.instance_id == audits["C-1"]
                       if model is not Instance else Instance.id == audits["C-1"]) == 0
     assert _count(engine, Instance, Instance.id == audits["C-2"]) == 1
