@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from engine import Engine, FrozenClock, spiff
+from engine import ConcurrentUpdate, Engine, FrozenClock, spiff
 from engine.definitions import Bundle, parse_bundle
 from engine.models import HumanTask, Instance
 from engine.service import stored_state
+from engine.timeline import all_tasks
 from features.driver import AuditDriver
 from tests.conftest import PROCESSES, ROOT
 
@@ -273,3 +275,83 @@ def test_a_workflows_data_is_written_as_the_converter_writes_it_whatever_it_hold
         head = spiff._converter.parts(wf)[""][0]
         converted = spiff._dumps(spiff._converter.registry.convert(data))
         assert head.startswith('{"data":' + converted + ',"correlations":'), data
+
+
+def test_two_processes_completing_two_tasks_of_one_audit_at_once_store_both_exactly(
+        database_url, clock, people, monkeypatch) -> None:
+    """Two web processes, neither holding the audit live, complete its two open tasks at the
+    same moment. Both rebuild it from the same stored version; one stores its step's changes,
+    the other is refused and stores nothing; tried again, it rebuilds from what the first
+    stored and stores its own on top. The stored state is then the audit with both done."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite takes one writer at a time from BEGIN: two never read one version")
+    first = Engine(database_url, clock=clock, live_cache_size=0)
+    second = Engine(database_url, clock=clock, live_cache_size=0)
+    try:
+        _race_two_tasks(first, second, clock, monkeypatch)
+    finally:
+        first.db.dispose()
+        second.db.dispose()
+
+
+def _race_two_tasks(first: Engine, second: Engine, clock: FrozenClock,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    first.create_schema()
+    first.deploy(Bundle.from_paths([PROCESSES]), "policy")
+    driver = AuditDriver(first, clock)
+    iid = driver.allocate("DUD-11", "CP")
+    first.raise_safety_concern(iid, "auditor", "Bruising seen at the visit")
+    names = [t.spec_name for t in driver.open_tasks()]
+    assert len(names) == 2, names
+    racing = threading.Barrier(2, timeout=20)
+    real = spiff.state_to_save
+
+    def meet_then_save(wf):  # type: ignore[no-untyped-def]
+        if racing is not None:
+            racing.wait()  # both have read the audit at one version and run their step
+        return real(wf)
+
+    monkeypatch.setattr(spiff, "state_to_save", meet_then_save)
+    outcomes: dict[str, str] = {}
+
+    def complete(engine: Engine, name: str) -> None:
+        by = AuditDriver(engine, clock)
+        by.instance_id = iid
+        try:
+            by.complete(name)
+            outcomes[name] = "stored"
+        except ConcurrentUpdate:
+            outcomes[name] = "refused"
+
+    threads = [threading.Thread(target=complete, args=(engine, name))
+               for engine, name in zip((first, second), names, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes.values()) == ["refused", "stored"], outcomes
+    racing = None
+    [again] = [name for name, outcome in outcomes.items() if outcome == "refused"]
+    complete(second, again)
+    assert outcomes[again] == "stored"
+
+    open_rows = sorted(t.spec_name for t in driver.open_tasks())
+    assert not set(names) & set(open_rows)
+    with first.db.connect() as conn:
+        state, changes = stored_state(conn, iid)
+        versions = conn.exec_driver_sql(
+            "SELECT version FROM instance_change WHERE instance_id = %(i)s ORDER BY version",
+            {"i": iid}).scalars().all()
+        version = conn.exec_driver_sql("SELECT version FROM instance WHERE id = %(i)s",
+                                       {"i": iid}).scalar_one()
+    # One change set a stored step, each under the version that stored it; none from the
+    # refused attempt.
+    assert versions == list(range(version - len(versions) + 1, version + 1)), (versions, version)
+    with first.transaction() as s:
+        pd = first.definition_of(s, s.get(Instance, iid).process_version_id)
+    rebuilt = spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes)
+    done = {t.task_spec.name for t in all_tasks(rebuilt) if t.state == spiff.TaskState.COMPLETED}
+    assert set(names) <= done
+    ready = sorted(t.task_spec.name for t in all_tasks(rebuilt)
+                   if t.state == spiff.TaskState.READY and t.task_spec.manual)
+    assert ready == open_rows  # what the task lists show is what the stored state holds
