@@ -429,9 +429,9 @@ def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
         parts = _converter.parts(workflow, {key: was[2] for key, was in saved.workflows.items()},
                                  fresh)
         changes = _changes(parts, saved)
+        if changes is _NO_CHANGES:
+            return None, None
         if changes is not None and saved.since + len(changes) <= saved.whole * CHANGES_SHARE:
-            if changes is _NO_CHANGES:
-                return None, None
             saved.since += len(changes)
             return None, changes
     parts = _converter.parts(workflow, fresh=fresh)
