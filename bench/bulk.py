@@ -73,7 +73,7 @@ from engine.roles import (  # noqa: E402
     SLT,
     TEAM_MANAGER,
 )
-from engine.service import stored_state  # noqa: E402
+from engine.service import stored_state_of  # noqa: E402
 from features.driver import sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -405,7 +405,7 @@ def _load_template(engine: Engine, iid: int, stage: str, ref: str, org: Org) -> 
     with engine.transaction() as s:
         row = dict(s.execute(select(inst).where(inst.c.id == iid)).mappings().one())
         # A clone is written whole: the template's stored changes are applied first.
-        row["state"] = spiff.stored_state_json(*stored_state(s.connection(), iid))
+        row["state"] = spiff.stored_state_json(*stored_state_of(s.connection(), iid))
         participants = dict(s.execute(select(Participant.role, Participant.person_id)
                                       .where(Participant.instance_id == iid)).all())
         tasks = [dict(r) for r in s.execute(select(ht).where(ht.c.instance_id == iid)

@@ -236,8 +236,8 @@ def preview(engine: Engine, process_id: str, to_version: int | None = None) -> l
         verdicts: list[Verdict] = []
         for inst in audits:
             old = engine.definition(s, inst.process_version)
-            wf = spiff.state_from_json(inst.state, old.spec, old.subprocess_specs,
-                                       [change.changes for change in inst.changes])
+            state, changes = inst.stored
+            wf = spiff.state_from_json(state, old.spec, old.subprocess_specs, changes)
             reasons, _ = _try(wf, old, new)
             verdicts.append(_verdict(s, inst, inst.process_version, target, reasons))
         return verdicts

@@ -166,11 +166,17 @@ class Instance(Base):
         else:
             self.whole.state = value
 
+    @property
+    def stored(self) -> tuple[str, list[str]]:
+        """The workflow state as stored: the last whole state and the change sets since, in
+        order (engine.spiff.stored_state applies them)."""
+        return self.whole.state, [change.changes for change in self.changes]
+
     def workflow_state(self) -> str:
         """The workflow state as JSON, the stored changes applied (for readers of the JSON)."""
         from engine.spiff import stored_state_json
 
-        return stored_state_json(self.state, [change.changes for change in self.changes])
+        return stored_state_json(*self.stored)
 
 
 class InstanceState(Base):

@@ -28,7 +28,7 @@ from engine.models import (
     ProcessVersion,
 )
 from engine.roles import AUDITOR, CPP, GROUP_ROLES, HOS_SPQA
-from engine.service import Engine, stored_state
+from engine.service import Engine, stored_state_of
 from engine.spiff import TaskState
 from engine.workdays import LONDON
 
@@ -306,7 +306,7 @@ def task_form(engine: Engine, username: str, task_id: int) -> TaskForm:
         form = pd.form(t.form_file) or {"type": "object"}
         data: dict[str, Any] = {}
         if _reads_data(form):
-            state, changes = stored_state(conn, t.audit_id)
+            state, changes = stored_state_of(conn, t.audit_id)
             data = spiff.task_data(state, changes, t.task_uuid) or {}
     schema = forms.for_task(form, data)
     row = TaskRow(

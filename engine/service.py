@@ -176,7 +176,7 @@ _STORED_STATE = union_all(
 ).order_by("version")
 
 
-def stored_state(conn: Connection, instance_id: int) -> tuple[str, list[str]]:
+def stored_state_of(conn: Connection, instance_id: int) -> tuple[str, list[str]]:
     """An audit's workflow state as stored: its last whole state and the change sets stored
     since, in order (spiff.stored_state applies them)."""
     rows = conn.execute(_STORED_STATE, {"iid": instance_id}).all()
@@ -420,9 +420,9 @@ class Engine:
         if cached is not None and cached[0] == inst.version:
             return cached[1], pd
         if isinstance(inst, Instance):  # as this Session holds it
-            state, changes = inst.state, [change.changes for change in inst.changes]
+            state, changes = inst.stored
         else:
-            state, changes = stored_state(connection_of(s), inst.id)
+            state, changes = stored_state_of(connection_of(s), inst.id)
         return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes), pd
 
     def _remember(self, s: UseCase, inst: Any, wf: spiff.BpmnWorkflow) -> None:

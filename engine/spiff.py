@@ -395,7 +395,8 @@ class _Saved:
     __slots__ = ("workflows", "whole", "since")
 
     def __init__(self, parts: dict[str, tuple[str, list[tuple[Any, str]], int]], whole: int,
-                 settled: dict[str, dict[int, tuple[Any, list[Any]]]] | None = None):
+                 settled: dict[str, dict[int, tuple[Any, list[Any]]]] | None = None,
+                 since: int = 0):
         """From the parts of the state as stored (`settled`: the finished tasks they left out)."""
         self.workflows = {
             key: (head,
@@ -404,7 +405,7 @@ class _Saved:
                   {id(task): (task, list(task._children)) for task, _ in tasks
                    if task._state & _FINISHED})
             for key, (head, tasks, _) in parts.items()}
-        self.whole, self.since = whole, 0
+        self.whole, self.since = whole, since
 
 
 def state_to_save(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
@@ -494,9 +495,14 @@ def stored_state(state: str, changes: str | Sequence[str] | None = ()) -> dict[s
     """The workflow state as stored: the last whole state with each change set since applied in
     turn (one change set as text, or a sequence of them in the order they were stored)."""
     doc: dict[str, Any] = json.loads(state)
-    for change in (changes,) if isinstance(changes, str) else changes or ():
+    for change in _change_sets(changes):
         _apply(doc, json.loads(change))
     return doc
+
+
+def _change_sets(changes: str | Sequence[str] | None) -> Sequence[str]:
+    """Stored change sets as a sequence: one given as text (as migration 0007 stored it) alone."""
+    return (changes,) if isinstance(changes, str) else changes or ()
 
 
 def _apply(doc: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -561,7 +567,7 @@ def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
     of) the cached parsed specs, knowing what storage holds of it: its next save stores only
     what changed (another web process, a worker or a restart carries on where it was)."""
     converter = _StateOnlyConverter(_registry, _private(spec, subprocess_specs))
-    changes = (changes,) if isinstance(changes, str) else changes or ()
+    changes = _change_sets(changes)
     workflow = _walk_fast(converter.from_dict(stored_state(text, changes)))
     _rewire_triggered(workflow)
     workflow.script_engine = SCRIPT_ENGINE
@@ -572,9 +578,8 @@ def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
                      if task._state & _FINISHED}
                for key, wf in (("", workflow), *((_text(tid), sp) for tid, sp
                                                  in workflow.subprocesses.items()))}
-    saved = _Saved(_converter.parts(workflow, settled), len(text), settled)
-    saved.since = sum(map(len, changes))
-    workflow.__dict__[_BASE] = saved
+    workflow.__dict__[_BASE] = _Saved(_converter.parts(workflow, settled), len(text), settled,
+                                      since=sum(map(len, changes)))
     return workflow
 
 

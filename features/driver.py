@@ -117,8 +117,8 @@ class AuditDriver:
         inst = s.get(Instance, instance_id)
         assert inst is not None
         pd = self.engine.definition_of(s, inst.process_version_id)
-        return spiff.state_for_reading(inst.state, pd.spec, pd.subprocess_specs,
-                                       [change.changes for change in inst.changes]), pd
+        state, changes = inst.stored
+        return spiff.state_for_reading(state, pd.spec, pd.subprocess_specs, changes), pd
 
     def complete(self, name: str, _omit: set[str] | frozenset[str] = frozenset(),
                  **answers: Any) -> None:

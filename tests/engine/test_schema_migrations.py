@@ -10,7 +10,7 @@ from sqlalchemy import text
 from engine import Engine, FrozenClock, spiff
 from engine.definitions import Bundle
 from engine.migrate import config, upgrade
-from engine.service import stored_state
+from engine.service import stored_state_of
 from features.driver import AuditDriver
 from tests.conftest import PROCESSES
 
@@ -30,7 +30,7 @@ def test_0007_moves_each_state_to_its_own_table_and_back_keeping_the_changes(
     with live.db.connect() as conn:
         for name in steps:
             driver.complete(name)
-            state, changes = stored_state(conn, driver.instance_id)
+            state, changes = stored_state_of(conn, driver.instance_id)
             conn.rollback()
             if changes:
                 break
@@ -46,7 +46,7 @@ def test_0007_moves_each_state_to_its_own_table_and_back_keeping_the_changes(
 
     upgrade(engine.db)
     with engine.db.connect() as conn:
-        moved, none = stored_state(conn, driver.instance_id)
+        moved, none = stored_state_of(conn, driver.instance_id)
     assert (json.loads(moved), none) == (expected, [])
 
     # The audit carries on from what was moved (nothing live: rebuilt from the row).
@@ -65,7 +65,7 @@ def test_0009_moves_each_steps_changes_to_rows_of_their_own_and_back(
         engine: Engine, database_url: str, clock: FrozenClock, people: dict[str, str]) -> None:
     def stored() -> tuple[str, list[str]]:
         with engine.db.connect() as conn:
-            return stored_state(conn, driver.instance_id)
+            return stored_state_of(conn, driver.instance_id)
 
     def step_until(enough: int) -> tuple[str, list[str]]:
         live = Engine(database_url, clock=clock, live_cache_size=64)  # saves changes, as a server

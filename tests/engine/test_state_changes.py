@@ -15,7 +15,7 @@ from sqlalchemy import select
 from engine import ConcurrentUpdate, Engine, FrozenClock, spiff
 from engine.definitions import Bundle, parse_bundle
 from engine.models import HumanTask, Instance
-from engine.service import stored_state
+from engine.service import stored_state_of
 from engine.timeline import all_tasks
 from features.driver import AuditDriver
 from tests.conftest import PROCESSES, ROOT
@@ -38,7 +38,7 @@ def _stored(engine: Engine, instance_id: int) -> tuple[dict, str]:  # type: igno
     workflow rebuilt from the row; and how the row was last written."""
     with engine.transaction() as s:
         inst = s.get(Instance, instance_id)
-        state, changes = stored_state(s.connection(), instance_id)
+        state, changes = stored_state_of(s.connection(), instance_id)
         assert (state, changes) == (inst.state, [change.changes for change in inst.changes])
         stored = spiff.stored_state(state, changes)
         version, live = engine._live[instance_id]
@@ -155,7 +155,7 @@ def test_a_long_line_of_steps_ahead_stores_exactly_the_live_workflow_at_every_st
         live_engine.complete_task(task_id, "auditor", {"note": f"step {step}"})
         written.append(_stored(live_engine, instance_id)[1])
         with live_engine.db.connect() as conn:
-            changes = stored_state(conn, instance_id)[1]
+            changes = stored_state_of(conn, instance_id)[1]
         chains.append(len(changes))
         if changes:
             sizes.append(len(changes[-1]))
@@ -338,7 +338,7 @@ def _race_two_tasks(first: Engine, second: Engine, clock: FrozenClock,
     open_rows = sorted(t.spec_name for t in driver.open_tasks())
     assert not set(names) & set(open_rows)
     with first.db.connect() as conn:
-        state, changes = stored_state(conn, iid)
+        state, changes = stored_state_of(conn, iid)
         versions = conn.exec_driver_sql(
             "SELECT version FROM instance_change WHERE instance_id = %(i)s ORDER BY version",
             {"i": iid}).scalars().all()
