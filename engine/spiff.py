@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     IntermediateCatchEvent,
@@ -617,12 +618,14 @@ def stored_state_json(state: str, changes: str | Sequence[str] | None = ()) -> s
 def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # SpiffWorkflow rewires a process spec the first time one of its event subprocesses is
     # triggered (BpmnStartTask.trigger_wf); a spec shared between audits would carry one audit's
-    # safety concern into every later one. A workflow therefore owns a copy of each spec that has
-    # event subprocesses (the deep-dive's own); the others (the dispute, the follow-up, the
-    # concern's body), which nothing rewires and which name one another only by id, are shared.
-    # A deep copy by unpickling a snapshot taken once from the pristine cached specs (None when
-    # no spec has event subprocesses): the same object graph as copy.deepcopy, several times
-    # faster, paid at every start and load.
+    # safety concern into every later one. A workflow whose event subprocess is triggered
+    # therefore owns a copy of each spec that has event subprocesses (the deep-dive's own); the
+    # others (the dispute, the follow-up, the concern's body), which nothing rewires and which
+    # name one another only by id, are shared. Until then it runs on the cached specs themselves
+    # (see _trigger_wf): most audits never raise a concern, and a copy costs about a rebuild's
+    # quarter. A deep copy by unpickling a snapshot taken once from the pristine cached specs
+    # (None when no spec has event subprocesses): the same object graph as copy.deepcopy,
+    # several times faster.
     snapshot = spec.__dict__.get(_SNAPSHOT)
     if snapshot is None or snapshot[0] is not subprocess_specs:
         spec.__dict__.pop(_SNAPSHOT, None)
@@ -640,6 +643,54 @@ def _private(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[Any, dict[str
 _SNAPSHOT = "_qaflow_pickled"
 
 
+_SHARED = "_qaflow_shared_specs"  # on a workflow running on the cached specs themselves
+
+
+def _own_specs(top: BpmnWorkflow) -> None:
+    """Move a workflow (its subprocesses with it) from the cached specs onto a private copy of
+    those with event subprocesses: each workflow on such a spec, each of its tasks, and each
+    subprocess's call back to the task that started it, which runs through that task's spec."""
+    spec, subs = top.spec, top.subprocess_specs
+    own_spec, own_subs = _private(spec, subs)
+    copies = {id(spec): own_spec} if own_spec is not spec else {}
+    copies.update((id(subs[name]), own) for name, own in own_subs.items()
+                  if name in subs and own is not subs[name])
+    if not copies:
+        return
+    starters = [(sp, top.get_task_from_id(tid)) for tid, sp in top.subprocesses.items()]
+    callbacks = [(sp, task, task.task_spec._on_subworkflow_completed) for sp, task in starters
+                 if task is not None and sp.completed_event.is_connected(
+                     task.task_spec._on_subworkflow_completed)]
+    for wf in _audit_workflows(top):  # the top workflow's own spec among them
+        own = copies.get(id(wf.spec))
+        if own is None:
+            continue
+        wf.spec = own
+        for task in wf.tasks.values():
+            task.task_spec = own.task_specs[task.task_spec.name]
+    top.subprocess_specs = own_subs
+    for sp, task, was in callbacks:
+        if task.task_spec._on_subworkflow_completed != was:
+            sp.completed_event.disconnect(was)
+            sp.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
+
+
+_stock_trigger_wf = BpmnStartTask.trigger_wf
+
+
+def _trigger_wf(self: Any, my_task: Task, spec_name: str) -> Any:
+    """BpmnStartTask.trigger_wf, on a private copy of the specs for a workflow still running on
+    the cached ones: the copy, not the cached spec every audit shares, is rewired."""
+    top = my_task.workflow.top_workflow
+    if top.__dict__.pop(_SHARED, False):
+        _own_specs(top)
+        self = my_task.workflow.spec.task_specs[self.name]  # this start, in the copy
+    return _stock_trigger_wf(self, my_task, spec_name)
+
+
+BpmnStartTask.trigger_wf = _trigger_wf  # type: ignore[method-assign]
+
+
 def _rewire_triggered(workflow: BpmnWorkflow) -> None:
     """Re-apply the rewiring that triggering an event subprocess did before the state was saved."""
     for wf in (workflow, *workflow.subprocesses.values()):
@@ -653,13 +704,20 @@ def _rewire_triggered(workflow: BpmnWorkflow) -> None:
 
 def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
                     changes: str | Sequence[str] | None = ()) -> BpmnWorkflow:
-    """Rebuild a workflow from its stored state (and the change sets since) and (a private copy
-    of) the cached parsed specs, knowing what storage holds of it: its next save stores only
-    what changed (another web process, a worker or a restart carries on where it was)."""
-    converter = _StateOnlyConverter(_registry, _private(spec, subprocess_specs))
+    """Rebuild a workflow from its stored state (and the change sets since) and the cached
+    parsed specs (a private copy of them once an event subprocess has been triggered), knowing
+    what storage holds of it: its next save stores only what changed (another web process, a
+    worker or a restart carries on where it was)."""
     changes = _change_sets(changes)
-    workflow = _walk_fast(converter.from_dict(stored_state(text, changes)))
-    _rewire_triggered(workflow)
+    doc = stored_state(text, changes)
+    triggered = any(task.get("triggered") for wf in (doc, *doc.get("subprocesses", {}).values())
+                    for task in wf["tasks"].values())
+    specs = _private(spec, subprocess_specs) if triggered else (spec, subprocess_specs)
+    workflow = _walk_fast(_StateOnlyConverter(_registry, specs).from_dict(doc))
+    if triggered:
+        _rewire_triggered(workflow)
+    else:
+        workflow.__dict__[_SHARED] = True
     workflow.script_engine = SCRIPT_ENGINE
     # What is stored is what this workflow serialises to (tests/engine/test_state_changes.py
     # holds every step to it), so its unfinished tasks' JSON stands for what storage holds of
@@ -938,8 +996,10 @@ def explain(exc: Exception) -> str:
 
 
 def make_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
-    own_spec, own_subs = _private(spec, subprocess_specs)
-    return _walk_fast(BpmnWorkflow(own_spec, own_subs, script_engine=SCRIPT_ENGINE))
+    """A new workflow, on the cached specs until an event subprocess is triggered (_trigger_wf)."""
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    workflow.__dict__[_SHARED] = True
+    return _walk_fast(workflow)
 
 
 def send_signal(workflow: BpmnWorkflow, name: str, payload: dict[str, Any]) -> None:
