@@ -167,3 +167,22 @@ class AuditDriver:
             return list(s.execute(select(AuditEvent).where(
                 AuditEvent.instance_id == self.instance_id, AuditEvent.kind == kind)
                 .order_by(AuditEvent.id)).scalars())
+
+
+def where(driver: AuditDriver) -> tuple[str, list[str]]:
+    """Where an audit stands: its status and its open tasks' spec names, sorted."""
+    return driver.instance().status, sorted(t.spec_name for t in driver.open_tasks())
+
+
+def walk_as_twins(first: AuditDriver, second: AuditDriver,
+                  steer: dict[str, dict[str, Any]] | None = None, limit: int = 40) -> None:
+    """Complete two audits' open tasks in step, the same task with the same answers (`steer`'s
+    for a task it names, else sampled from the form), until they end or wait with nothing open;
+    they must stand in the same place before every step."""
+    for _ in range(limit):
+        assert where(first) == where(second)
+        status, open_now = where(first)
+        if status != "running" or not open_now:
+            return
+        for driver in (first, second):
+            driver.complete(open_now[0], **(steer or {}).get(open_now[0], {}))

@@ -9,7 +9,7 @@ import pytest
 
 from engine import Engine, FrozenClock
 from engine.definitions import Bundle
-from features.driver import AuditDriver
+from features.driver import AuditDriver, walk_as_twins, where
 from tests.conftest import PROCESSES
 
 
@@ -23,10 +23,6 @@ def live_engine(database_url: str, clock: FrozenClock) -> Iterator[Engine]:
     eng.db.dispose()
 
 
-def _where(driver: AuditDriver) -> tuple[str, list[str]]:
-    return driver.instance().status, sorted(t.spec_name for t in driver.open_tasks())
-
-
 def test_an_audit_restarted_after_a_concern_goes_on_as_its_twin(live_engine, clock,
                                                                   people) -> None:
     live_engine.deploy(Bundle.from_paths([PROCESSES]), "policy")
@@ -38,13 +34,7 @@ def test_an_audit_restarted_after_a_concern_goes_on_as_its_twin(live_engine, clo
         driver.complete("Activity_UpdateChildFile")
     kept, restarted = twins
     live_engine._live.pop(restarted.instance_id)  # a restart: rebuilt from storage next step
-    assert "Activity_AddressSafetyConcern" in _where(restarted)[1]
-    for _ in range(40):
-        assert _where(restarted) == _where(kept)
-        status, open_now = _where(kept)
-        if status != "running" or not open_now:
-            break
-        for driver in twins:
-            driver.complete(open_now[0])
-    assert _where(kept)[0] == "completed", _where(kept)
-    assert _where(restarted) == _where(kept)
+    assert "Activity_AddressSafetyConcern" in where(restarted)[1]
+    walk_as_twins(kept, restarted)
+    assert where(kept)[0] == "completed", where(kept)
+    assert where(restarted) == where(kept)

@@ -16,7 +16,7 @@ import pytest
 from engine import Engine, FrozenClock, spiff
 from engine.definitions import Bundle, ParsedDefinition
 from engine.models import Instance
-from features.driver import AuditDriver
+from features.driver import AuditDriver, walk_as_twins, where
 from tests.conftest import PROCESSES
 
 
@@ -65,10 +65,6 @@ STEER: dict[str, dict[str, Any]] = {
 }
 
 
-def _where(driver: AuditDriver) -> tuple[str, list[str]]:
-    return driver.instance().status, sorted(t.spec_name for t in driver.open_tasks())
-
-
 def _into_the_dispute(driver: AuditDriver, ref: str) -> None:
     driver.allocate(ref, "CP")
     for name in ("Activity_ArrangeMeeting", "Activity_UpdateChildFile",
@@ -106,17 +102,11 @@ def test_a_concern_raised_during_the_dispute_rewires_a_copy_and_the_audit_goes_o
     assert pd.spec.task_specs[wf.spec.start.name] is pd.spec.start
     _each_task_on_its_workflows_spec(wf)
     assert _wiring(pd) == wiring, "the cached specs are as parsed"
-    assert "Activity_AddressSafetyConcern" in _where(shared)[1]
+    assert "Activity_AddressSafetyConcern" in where(shared)[1]
 
-    for _ in range(40):
-        assert _where(shared) == _where(twin)
-        status, open_now = _where(shared)
-        if status != "running" or not open_now:
-            break
-        for driver in (shared, twin):
-            driver.complete(open_now[0], **STEER.get(open_now[0], {}))
-    assert _where(shared)[0] == "completed", _where(shared)
-    assert _where(twin) == _where(shared)
+    walk_as_twins(shared, twin, STEER)
+    assert where(shared)[0] == "completed", where(shared)
+    assert where(twin) == where(shared)
     assert _wiring(pd) == wiring
 
 
