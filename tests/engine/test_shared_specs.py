@@ -139,5 +139,15 @@ def test_an_audit_rebuilt_after_its_concern_is_on_a_rewired_copy(
     assert pd.spec.start not in pd.spec.task_specs[concern.task_spec.name].inputs
     assert _wiring(pd) == wiring
     _each_task_on_its_workflows_spec(rebuilt)
-    # A second concern on the same audit: already on its copy, nothing moves again.
+    # A second concern on the same audit: already on its copy, which is rewired no further.
     assert spiff._SHARED not in rebuilt.__dict__
+    own = rebuilt.spec
+    live_engine.raise_safety_concern(driver.instance_id, "auditor", "Seen again, bruised")
+    again, _ = _live(live_engine, driver)
+    assert again is rebuilt
+    assert again.spec is own
+    assert sum(1 for t in again.task_tree.children if t.triggered) == 2
+    assert own.start.outputs.count(concern.task_spec) == 1
+    assert _wiring(pd) == wiring
+    _each_task_on_its_workflows_spec(again)
+    assert [t.spec_name for t in driver.open_tasks()].count("Activity_AddressSafetyConcern") == 2
