@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,19 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy a SQLite database as SQLite reads it, write-ahead log included. A copy of the file
+    alone misses whatever the log still holds: in one CI run every web test of one pytest-xdist
+    worker found the demo organisation missing (its people were in the template's log, never
+    copied back into the file), while the schema, written earlier, was there."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 @pytest.fixture
 def web_clock() -> FrozenClock:
     return FrozenClock(WEB_START)
@@ -50,7 +63,7 @@ def web_clock() -> FrozenClock:
 def web_engine(seeded_db: Path, tmp_path: Path, web_clock: FrozenClock) -> Iterator[Engine]:
     """An engine on this test's own copy of the seeded database."""
     path = tmp_path / "web.sqlite"
-    shutil.copyfile(seeded_db, path)
+    _copy_database(seeded_db, path)
     eng = Engine(f"sqlite:///{path}", clock=web_clock)
     yield eng
     eng.db.dispose()
