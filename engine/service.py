@@ -419,10 +419,7 @@ class Engine:
             cached = self._live.pop(inst.id, None)
         if cached is not None and cached[0] == inst.version:
             return cached[1], pd
-        if isinstance(inst, Instance):  # as this Session holds it
-            state, changes = inst.stored
-        else:
-            state, changes = stored_state_of(connection_of(s), inst.id)
+        state, changes = stored_state_of(connection_of(s), inst.id)
         return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes), pd
 
     def _remember(self, s: UseCase, inst: Any, wf: spiff.BpmnWorkflow) -> None:
@@ -875,7 +872,7 @@ class Engine:
                 row = q.first(connection_of(s), {"now": self.now()})
                 if row is None:
                     return fired
-                inst = InstanceRow(*row[:6])
+                inst = InstanceRow(*row)
                 try:
                     with s.begin_nested():
                         wf, pd = self._load(s, inst)

@@ -731,17 +731,6 @@ def state_from_json(text: str, spec: Any, subprocess_specs: dict[str, Any],
     return workflow
 
 
-def state_for_reading(text: str, spec: Any, subprocess_specs: dict[str, Any],
-                      changes: str | Sequence[str] | None = ()) -> BpmnWorkflow:
-    """Rebuild a workflow only to read its tasks and data, on the shared cached specs.
-
-    Nothing may run on it: running could rewire a shared spec (see _private). Reading needs no
-    private copy, which is most of what rebuilding a workflow costs for a task page.
-    """
-    return _walk_fast(_StateOnlyConverter(_registry, (spec, subprocess_specs)).from_dict(
-        stored_state(text, changes)))
-
-
 def task_data(state: str, changes: str | Sequence[str] | None, task_id: str
               ) -> dict[str, Any] | None:
     """The data one task sees, read from the stored state without rebuilding the workflow (None

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Engine, FrozenClock, forms, org, spiff
-from engine.definitions import ParsedDefinition
 from engine.models import AuditEvent, HumanTask, Instance, Notification, Person
+from engine.service import stored_state_of
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -105,20 +104,24 @@ class AuditDriver:
         return member
 
     def form_of(self, task: HumanTask) -> dict[str, Any]:
-        """Return the task's form as this child's audit shows it (questions for other statuses pruned)."""
+        """Return the task's form as this child's audit shows it (questions for other statuses
+        pruned), its data read from storage as the task page reads it: the engine's live workflow
+        is left where it is, so the next step runs on it as it would in the app."""
         with self.engine.transaction() as s:
-            wf, pd = self._read(s, task.instance_id)
-            data = wf.get_task_from_id(UUID(task.task_uuid)).data
+            inst = s.get(Instance, task.instance_id)
+            assert inst is not None
+            pd = self.engine.definition_of(s, inst.process_version_id)
+            state, changes = stored_state_of(s.connection(), inst.id)
+            data = spiff.task_data(state, changes, task.task_uuid) or {}
             return forms.for_task(pd.form(task.form_file) or {}, data)
 
-    def _read(self, s: Session, instance_id: int) -> tuple[spiff.BpmnWorkflow, ParsedDefinition]:
-        """The audit's workflow as stored, only to read, as a task page reads it: the engine's live
-        workflow is left where it is, so the next step runs on it as it would in the app."""
+    def _read(self, s: Session, instance_id: int) -> spiff.BpmnWorkflow:
+        """The audit's workflow rebuilt from storage, the engine's live workflow left as it is."""
         inst = s.get(Instance, instance_id)
         assert inst is not None
         pd = self.engine.definition_of(s, inst.process_version_id)
-        state, changes = inst.stored
-        return spiff.state_for_reading(state, pd.spec, pd.subprocess_specs, changes), pd
+        state, changes = stored_state_of(s.connection(), inst.id)
+        return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes)
 
     def complete(self, name: str, _omit: set[str] | frozenset[str] = frozenset(),
                  **answers: Any) -> None:
@@ -148,7 +151,7 @@ class AuditDriver:
 
     def data(self) -> dict[str, Any]:
         with self.engine.transaction() as s:
-            wf, _ = self._read(s, self.instance_id)
+            wf = self._read(s, self.instance_id)
             latest = max((t for t in wf.get_tasks() if t.data), key=lambda t: t.last_state_change)
             return dict(latest.data)
 
