@@ -44,6 +44,7 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffBoundaryEventParser,
     SpiffIntermediateCatchEventParser,
@@ -793,8 +794,13 @@ def _walk(it: Any) -> Iterator[Any]:
         enter = not it.skip_subprocesses
     else:
         subprocesses, enter = {}, False
-    if plain and not _any_wanted(first.workflow, subprocesses if enter else None, state, since,
-                                 manual, spec_name, spec_class):
+    if plain and it.__dict__.get("whole"):
+        placed = _in_walk_order(first, subprocesses, enter, it)
+        if placed is not None:
+            yield from placed
+            return
+    elif plain and not _any_wanted(first.workflow, subprocesses if enter else None, state, since,
+                                   manual, spec_name, spec_class):
         return
     stack = [(first, 0)]  # the next task last; each with its depth in its own workflow's tree
     pop = stack.pop
@@ -842,6 +848,116 @@ def _any_wanted(workflow: Any, subprocesses: dict[Any, Any] | None, state: int, 
     return False
 
 
+# A walk whose every task is taken before the tree changes (a list of the tasks, or the first
+# one) may find them in the task maps and put them in the walk's order (`_in_walk_order`) rather
+# than walk; a walk its caller takes a task at a time, changing the tree in between
+# (update_waiting_tasks), may not. Set while SpiffWorkflow makes such a list (`_taking_whole`).
+_WHOLE: contextvars.ContextVar[bool] = contextvars.ContextVar("qaflow_whole_walk", default=False)
+# More tasks found than this and the walk puts them in order (each is placed by a climb to the
+# walk's first task).
+_FEW = 8
+
+
+def _in_walk_order(first: Any, subprocesses: dict[Any, Any], enter: bool, it: Any
+                   ) -> list[Any] | None:
+    """The tasks the walk would yield, in its order, found in the task maps: each task that
+    passes the filter, kept if the walk reaches it and put where the walk meets it (`_place`).
+    None (walk instead) when the walk's depth limit could cut the audit's tree, when more than a
+    few tasks pass, or when the tree is not as SpiffWorkflow keeps it."""
+    top = getattr(first.workflow, "top_workflow", first.workflow)
+    every = _audit_workflows(top) if isinstance(top, BpmnWorkflow) else (top,)
+    # The walk counts one level down at each task it goes below, so it cannot pass a limit
+    # above the number of tasks there are.
+    if sum(len(wf.tasks) for wf in every) >= it.max_depth:
+        return None
+    wanted = it.task_filter
+    state, since, manual = wanted.state, wanted.updated_ts, wanted.manual
+    spec_name, spec_class = wanted.spec_name, wanted.spec_class
+    found: list[Any] = []
+    for wf in every if subprocesses and enter else (first.workflow,):
+        for task in wf.tasks.values():
+            if task._state & state and task.last_state_change >= since \
+                    and (manual is None or task.task_spec.manual == manual) \
+                    and (spec_name is None or task.task_spec.name == spec_name) \
+                    and (spec_class is None or isinstance(task.task_spec, spec_class)):
+                if len(found) == _FEW:
+                    return None
+                found.append(task)
+    placed = []
+    for task in found:
+        where = _place(task, first, subprocesses, enter, it, every)
+        if where is _UNSURE:
+            return None
+        if where is not None:
+            placed.append((where, task))
+    placed.sort(key=lambda pair: pair[0])
+    return [task for _, task in placed]
+
+
+_UNSURE: list[int] = []
+
+
+def _place(task: Any, first: Any, subprocesses: dict[Any, Any], enter: bool, it: Any,
+           every: tuple[Any, ...]) -> list[int] | None:
+    """Where the walk from `first` meets the task: the child's position at each level down
+    (-1 for a subprocess's tree, which the walk enters before the children of the task that runs
+    it), or None when the walk does not go there: a task above it that the walk does not go
+    below (a state under its minimum, the spec it ends at), a subprocess it does not enter, or
+    `first` not above it at all. _UNSURE (walk instead) when the tree is not as SpiffWorkflow keeps
+    it: a parent that does not list the task among its children, a subprocess the audit does not
+    hold under the task that runs it.
+    """
+    min_state, end_at, state = it.min_state, it.end_at_spec, it.task_filter.state
+    path: list[int] = []
+    node = task
+    while node is not first:
+        workflow = node.workflow
+        if node._parent is None:  # the root of its workflow's tree
+            if node is not workflow.task_tree:
+                return _UNSURE
+            if not enter or not isinstance(workflow, BpmnSubWorkflow):
+                return None
+            runs = None
+            for wf in every:
+                runs = wf.tasks.get(workflow.parent_task_id)
+                if runs is not None:
+                    break
+            if runs is None or subprocesses.get(runs.id) is not workflow:
+                return _UNSURE
+            # The walk's conditions for going into it (the second as the stock walk has it).
+            if (end_at is not None and runs.task_spec.name == end_at) \
+                    or (runs._state >= _FINISHED and state <= _FINISHED):
+                return None
+            path.append(-1)
+            node = runs
+            continue
+        parent = workflow.tasks.get(node._parent)
+        if parent is None:
+            return _UNSURE
+        if (parent._state < min_state and (not subprocesses or subprocesses.get(parent.id) is None)) \
+                or (end_at is not None and parent.task_spec.name == end_at):
+            return None
+        try:
+            path.append(parent._children.index(node.id))
+        except ValueError:
+            return _UNSURE
+        node = parent
+    path.reverse()
+    return path
+
+
+def _taking_whole(method: Any) -> Any:
+    """Run a SpiffWorkflow method that takes every task of its walks before changing anything
+    (or only the first) with such walks marked so."""
+    def taking(*args: Any, **kwargs: Any) -> Any:
+        token = _WHOLE.set(True)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _WHOLE.reset(token)
+    return taking
+
+
 class _WalkFast:
     """A TaskIterator whose depth-first walk is `_walk` (any other falls back to the stock one)."""
 
@@ -850,6 +966,7 @@ class _WalkFast:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.whole = _WHOLE.get()
         self._walking = _walk(self) if self.depth_first else None
 
     def __next__(self) -> Any:
@@ -958,11 +1075,17 @@ def _get_tasks(self: Any, first_task: Any = None, **kwargs: Any) -> list[Any]:
         found = _sole(self, kwargs["state"])
         if found is not None:
             return found
-    return _stock_get_tasks(self, first_task, **kwargs)
+    return _stock_get_tasks_whole(self, first_task, **kwargs)
 
+
+# The walks that are taken whole (_in_walk_order): a list of tasks, the first task found, and a
+# join's look for the other arrivals of its thread (a list it makes before cancelling any).
+_stock_get_tasks_whole = _taking_whole(_stock_get_tasks)
 
 if SPIFF_VERSION == WALK_MIRRORS:
     Workflow.get_tasks = _get_tasks  # type: ignore[method-assign]
+    Workflow.get_next_task = _taking_whole(Workflow.get_next_task)  # type: ignore[method-assign]
+    Join._find_tasks = _taking_whole(Join._find_tasks)  # type: ignore[method-assign]
 
 
 def _walk_fast(workflow: BpmnWorkflow) -> BpmnWorkflow:

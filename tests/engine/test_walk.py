@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator
 
 from engine import spiff
+from engine.timeline import all_tasks
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -52,8 +53,9 @@ def _stock_walk(it: Any, max_depth: int | None) -> list[Any]:
 def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Check every walk the engine starts against the stock walk, on the tree as it is then, and
     every list of tasks it answers without a walk against the stock method's."""
-    seen = {"walks": 0, "cut": 0, "in_subprocesses": 0, "not_walked": 0, "answered_alone": 0}
-    real, any_wanted, sole = spiff._walk, spiff._any_wanted, spiff._sole
+    seen = {"walks": 0, "cut": 0, "in_subprocesses": 0, "not_walked": 0, "answered_alone": 0,
+            "placed": 0}
+    real, any_wanted, sole, in_order = spiff._walk, spiff._any_wanted, spiff._sole, spiff._in_walk_order
 
     def compared(workflow: Any, state: int) -> list[Any] | None:
         found = sole(workflow, state)
@@ -67,6 +69,11 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     def counting(*args: Any) -> bool:
         found = any_wanted(*args)
         seen["not_walked"] += not found
+        return found
+
+    def placing(*args: Any) -> list[Any] | None:
+        found = in_order(*args)
+        seen["placed"] += found is not None
         return found
 
     def checking(it: Any) -> Iterator[Any]:
@@ -89,6 +96,7 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(spiff, "_walk", checking)
     monkeypatch.setattr(spiff, "_any_wanted", counting)
     monkeypatch.setattr(spiff, "_sole", compared)
+    monkeypatch.setattr(spiff, "_in_walk_order", placing)
     return seen
 
 
@@ -128,6 +136,120 @@ def test_every_walk_of_the_deep_dive_pathway_is_the_stock_walk(checked: dict[str
     # Lists of ready or waiting tasks the task maps answered (one task, the workflow's own, or
     # none), each held to the stock method's list.
     assert checked["answered_alone"] > 50
+    # Walks taken whole (a list of tasks, the first one, a join's look for its thread's other
+    # arrivals) whose tasks the task maps gave, put in the walk's order: each held to the stock
+    # walk above, at every depth limit.
+    assert checked["placed"] > 100
+
+
+def test_only_walks_taken_whole_are_answered_from_the_task_maps() -> None:
+    """A walk SpiffWorkflow takes a task at a time, changing the tree in between (its update of
+    the waiting tasks), is walked: the tasks it meets later may not be what the maps held when it
+    began. A list of tasks, the first task found and a join's look for its thread's other
+    arrivals take every task before anything changes."""
+    with pathway.bench() as b:
+        pd = b.definition
+        wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+        made: list[Any] = []
+        real_init = spiff._WalkFast.__init__
+
+        def noting(self: Any, *args: Any, **kwargs: Any) -> None:
+            real_init(self, *args, **kwargs)
+            made.append(self)
+
+        spiff._WalkFast.__init__ = noting  # type: ignore[method-assign]
+        try:
+            wf.get_tasks(state=spiff.TaskState.MAYBE)
+            wf.get_next_task(spec_name="Start")
+            TaskIterator(wf.task_tree, state=spiff.TaskState.WAITING)
+        finally:
+            spiff._WalkFast.__init__ = real_init  # type: ignore[method-assign]
+        assert [it.whole for it in made] == [True, True, False]
+        assert not spiff._WHOLE.get()
+
+
+def test_a_walk_with_many_matches_or_a_tree_out_of_shape_is_walked() -> None:
+    """The maps answer only a few tasks (each is placed by a climb), and only a tree as
+    SpiffWorkflow keeps it: a task its parent does not list is left to the walk."""
+    with pathway.bench() as b:
+        script = pathway.prepare(b)
+        wf = pathway.walk_in_memory(b, script, runtime=True)
+        every = spiff.TaskState.ANY_MASK
+        assert len(wf.tasks) > spiff._FEW
+        it = wf.get_tasks_iterator(state=every)
+        assert spiff._in_walk_order(it.task_list[0], wf.subprocesses, True, it) is None
+        task = next(t for t in wf.tasks.values() if t.parent is not None)
+        parent = task.parent
+        it = wf.get_tasks_iterator(spec_name=task.task_spec.name)
+        assert spiff._in_walk_order(wf.task_tree, wf.subprocesses, True, it) is not None
+        at = parent._children.index(task.id)
+        del parent._children[at]
+        try:
+            assert spiff._in_walk_order(wf.task_tree, wf.subprocesses, True, it) is None
+        finally:
+            parent._children.insert(at, task.id)
+
+
+def test_a_walk_for_finished_tasks_does_not_go_below_unfinished_ones() -> None:
+    """A walk for finished tasks goes below finished tasks only (TaskIterator's minimum state):
+    a cancelled task under a ready one is not in its list, from the maps as from the walk."""
+    with pathway.bench() as b:
+        pd = b.definition
+        wf = spiff.make_workflow(pd.spec, pd.subprocess_specs)
+        wf.do_engine_steps()
+        ready = next(t for t in all_tasks(wf) if t.state == spiff.TaskState.READY and t.children)
+        below = ready.children[0]
+        was = below._state
+        below._state = spiff.TaskState.CANCELLED
+        try:
+            cancelled = spiff.TaskState.CANCELLED
+            assert wf.get_tasks(state=cancelled) == \
+                _stock_walk(BpmnTaskIterator(wf.task_tree, state=cancelled), None) == []
+            assert wf.get_tasks(ready, state=cancelled) == []
+            # A walk for unfinished tasks too goes below the ready one, and finds it.
+            either = cancelled | spiff.TaskState.READY
+            assert below in wf.get_tasks(state=either) == \
+                _stock_walk(BpmnTaskIterator(wf.task_tree, state=either), None)
+        finally:
+            below._state = was
+
+
+def test_tasks_in_a_subprocess_and_after_it_come_in_the_walks_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk goes into a subprocess's tree before the tasks after the task that runs it. At
+    every step of the pathway, the tasks in each state, from the top and from each task running a
+    subprocess, listed from the task maps, are the stock walk's list."""
+    spans = {"both": 0, "lists": 0}
+    settle = pathway._settle
+
+    def checked_settle(wf: spiff.BpmnWorkflow) -> None:
+        settle(wf)
+        starts = [wf.task_tree] + [t for t in (wf.get_task_from_id(k) for k in wf.subprocesses)
+                                   if t is not None]
+        # Walks that end at a spec: each task running a subprocess, and each ready task's parent.
+        ends = [None, *{t.task_spec.name for t in starts[1:]},
+                *{t.parent.task_spec.name for t in all_tasks(wf)
+                  if t.state == spiff.TaskState.READY and t.parent is not None}]
+        for first in starts:
+            for bit in range(9):
+                for skip in (False, True):
+                    for end in ends:
+                        ask = {"state": 1 << bit, "skip_subprocesses": skip, "end_at_spec": end}
+                        got = wf.get_tasks(first, **ask)
+                        expected = _stock_walk(BpmnTaskIterator(first, **ask), None)
+                        assert [id(t) for t in got] == [id(t) for t in expected], \
+                            f"from {first.task_spec.name}, {ask}"
+                        spans["lists"] += 1
+                        if not skip and len({id(t.workflow) for t in got}) > 1 \
+                                and first is not wf.task_tree:
+                            spans["both"] += 1
+
+    monkeypatch.setattr(pathway, "_settle", checked_settle)
+    with pathway.bench() as b:
+        script = pathway.prepare(b)
+        pathway.walk_in_memory(b, script, runtime=True)
+    assert spans["lists"] > 5000
+    assert spans["both"] > 5  # lists with tasks in a subprocess and after the task running it
 
 
 def _states(wf: spiff.BpmnWorkflow) -> list[tuple[str, int, int]]:
