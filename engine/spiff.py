@@ -434,7 +434,9 @@ def _task_json(task: Any) -> str:
         up, data, delta = "null", _dumps(ours), "{}"
     else:
         up, data, theirs = f'"{_text(task._parent)}"', "{}", parent.data
-        if ours:
+        if ours and ours == theirs and _SAME_EITHER_WAY.issuperset(map(type, ours.values())):
+            updates, deletions = "{}", "[]"  # a task that has not changed its parent's data
+        elif ours:
             updates = _dumps({k: v for k, v in ours.items() if k not in theirs or v != theirs[k]})
             deletions = _dumps([k for k in theirs if k not in ours])
         else:  # most tasks: predicted ones, whose parents' data all counts as deleted
@@ -449,6 +451,10 @@ def _task_json(task: Any) -> str:
             f'"data":{data},"delta":{delta},"typename":"Task"}}')
 
 
+# Values whose `!=` says the opposite of the comparison dictionaries make (which takes the same
+# object as equal): a task whose data equals its parent's, holding only these, has no updates.
+# Not float (NaN is the same object as itself yet unequal to it) nor anything a script may make.
+_SAME_EITHER_WAY = frozenset({str, int, bool, type(None), dict, list})
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
 _PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 _registry = BpmnWorkflowSerializer.configure(

@@ -254,6 +254,17 @@ def test_a_task_is_written_as_the_converter_writes_it_whatever_its_data_holds(tm
     for task in tasks:
         assert spiff._task_json(task) == spiff._dumps(spiff._converter.registry.convert(task))
     assert '"deletions":["dropped"]' in spiff._task_json(child)
+    # Data equal to the parent's: no updates, unless a value is unequal to itself though the
+    # same object (NaN, which a script can make), which the converter writes as an update.
+    nan = float("nan")
+    for value, updates in ((["same"], "{}"), ({"n": 2}, "{}"), (nan, '{"x":NaN}'),
+                           (datetime(2025, 1, 1), None)):
+        parent.data = {"x": value, "kept": 1}
+        child.data = dict(parent.data)
+        expected = spiff._dumps(spiff._converter.registry.convert(child))
+        assert spiff._task_json(child) == expected
+        if updates is not None:
+            assert f'"updates":{updates}' in expected
 
 
 def test_a_workflows_data_is_written_as_the_converter_writes_it_whatever_it_holds(
