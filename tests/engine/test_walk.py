@@ -190,6 +190,84 @@ def test_a_walk_with_many_matches_or_a_tree_out_of_shape_is_walked() -> None:
             parent._children.insert(at, task.id)
 
 
+def _by_position(wf: spiff.BpmnWorkflow, n: int, state: int) -> Any:
+    """The n-th task from the end of the audit's maps in that state (the same in a twin)."""
+    found = [t for t in all_tasks(wf) if t._state & state]
+    return found[-n] if len(found) >= n else None
+
+
+# What a caller may do between the tasks of a walk it takes one at a time: nothing; take a task
+# the walk would meet later out of the state it asks for; put one into it; take the met task's
+# children out of the tree (a walk may still meet those it had put on its stack).
+def _nothing(wf: spiff.BpmnWorkflow, met: Any, state: int) -> None:
+    pass
+
+
+def _unwant_one(wf: spiff.BpmnWorkflow, met: Any, state: int) -> None:
+    other = _by_position(wf, 1, state)
+    if other is not None and other is not met:
+        other._state = spiff.TaskState.CANCELLED if state != spiff.TaskState.CANCELLED \
+            else spiff.TaskState.COMPLETED
+
+
+def _want_one(wf: spiff.BpmnWorkflow, met: Any, state: int) -> None:
+    other = _by_position(wf, 1, ~state & spiff.TaskState.ANY_MASK)
+    if other is not None:
+        other._state = state
+
+
+def _drop_below(wf: spiff.BpmnWorkflow, met: Any, state: int) -> None:
+    met._drop_children(force=True)
+
+
+def test_a_walk_taken_a_task_at_a_time_meets_what_the_stock_walk_meets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's walk, taken a task at a time (as SpiffWorkflow updates the waiting tasks),
+    meets what the stock walk meets whatever its caller changes in between: at every other step
+    of the pathway, on twin workflows restored from the same state (one walked by the engine,
+    one by SpiffWorkflow), for walks by state."""
+    counts = {"walks": 0, "met": 0, "steps": 0}
+    settle = pathway._settle
+    pd: list[Any] = []
+
+    def twins(wf: spiff.BpmnWorkflow) -> tuple[spiff.BpmnWorkflow, spiff.BpmnWorkflow]:
+        state = spiff.state_to_json(wf)
+        ours = spiff.state_from_json(state, pd[0].spec, pd[0].subprocess_specs)
+        stock = spiff.state_from_json(state, pd[0].spec, pd[0].subprocess_specs)
+        stock.__dict__.pop(spiff._FAST_WALK)
+        return ours, stock
+
+    def checked_settle(wf: spiff.BpmnWorkflow) -> None:
+        settle(wf)
+        counts["steps"] += 1
+        if counts["steps"] % 2:
+            return
+        for bit in (0, 2, 3, 4, 8):
+            state = 1 << bit
+            for change in (_nothing, _unwant_one, _want_one, _drop_below):
+                for cls in (TaskIterator, BpmnTaskIterator):
+                    met = {}
+                    for side in twins(wf):
+                        it = cls(side.task_tree, state=state)
+                        assert (type(it) is not cls) == (side.__dict__.get(spiff._FAST_WALK) is True)
+                        got = []
+                        for task in it:
+                            got.append(str(task.id))
+                            change(side, task, state)
+                        met[type(it) is cls] = got
+                    assert met[False] == met[True], f"{cls.__name__} state {state} {change.__name__}"
+                    counts["walks"] += 1
+                    counts["met"] += len(met[True])
+
+    monkeypatch.setattr(pathway, "_settle", checked_settle)
+    with pathway.bench() as b:
+        pd.append(b.definition)
+        script = pathway.prepare(b)
+        pathway.walk_in_memory(b, script, runtime=True)
+    assert counts["walks"] > 500
+    assert counts["met"] > 500
+
+
 def test_a_walk_for_finished_tasks_does_not_go_below_unfinished_ones() -> None:
     """A walk for finished tasks goes below finished tasks only (TaskIterator's minimum state):
     a cancelled task under a ready one is not in its list, from the maps as from the walk."""
