@@ -844,14 +844,24 @@ def _any_wanted(workflow: Any, subprocesses: dict[Any, Any] | None, state: int, 
     it yields one, so when none does it yields nothing: a scan of the task maps (a few
     microseconds) tells so without the walk (tens). Most walks SpiffWorkflow starts ask for the
     waiting tasks after each task completes, of a workflow that has none."""
+    return bool(_wanted(workflow, subprocesses, state, since, manual, spec_name, spec_class, 0))
+
+
+def _wanted(workflow: Any, subprocesses: dict[Any, Any] | None, state: int, since: float,
+            manual: bool | None, spec_name: str | None, spec_class: Any, most: int) -> list[Any]:
+    """The tasks of the workflow (and, when the walk enters subprocesses, of the whole audit's)
+    that pass the walk's filter, in the maps' order: all of them, or the first `most` + 1."""
+    found: list[Any] = []
     for wf in _audit_workflows(workflow.top_workflow) if subprocesses else (workflow,):
         for task in wf.tasks.values():
             if task._state & state and task.last_state_change >= since \
                     and (manual is None or task.task_spec.manual == manual) \
                     and (spec_name is None or task.task_spec.name == spec_name) \
                     and (spec_class is None or isinstance(task.task_spec, spec_class)):
-                return True
-    return False
+                found.append(task)
+                if len(found) > most:
+                    return found
+    return found
 
 
 # A walk whose every task is taken before the tree changes (a list of the tasks, or the first
@@ -870,25 +880,16 @@ def _in_walk_order(first: Any, subprocesses: dict[Any, Any], enter: bool, it: An
     passes the filter, kept if the walk reaches it and put where the walk meets it (`_place`).
     None (walk instead) when the walk's depth limit could cut the audit's tree, when more than a
     few tasks pass, or when the tree is not as SpiffWorkflow keeps it."""
-    top = getattr(first.workflow, "top_workflow", first.workflow)
-    every = _audit_workflows(top) if isinstance(top, BpmnWorkflow) else (top,)
+    every = _audit_workflows(first.workflow.top_workflow)
     # The walk counts one level down at each task it goes below, so it cannot pass a limit
     # above the number of tasks there are.
     if sum(len(wf.tasks) for wf in every) >= it.max_depth:
         return None
     wanted = it.task_filter
-    state, since, manual = wanted.state, wanted.updated_ts, wanted.manual
-    spec_name, spec_class = wanted.spec_name, wanted.spec_class
-    found: list[Any] = []
-    for wf in every if subprocesses and enter else (first.workflow,):
-        for task in wf.tasks.values():
-            if task._state & state and task.last_state_change >= since \
-                    and (manual is None or task.task_spec.manual == manual) \
-                    and (spec_name is None or task.task_spec.name == spec_name) \
-                    and (spec_class is None or isinstance(task.task_spec, spec_class)):
-                if len(found) == _FEW:
-                    return None
-                found.append(task)
+    found = _wanted(first.workflow, subprocesses if enter else None, wanted.state,
+                    wanted.updated_ts, wanted.manual, wanted.spec_name, wanted.spec_class, _FEW)
+    if len(found) > _FEW:
+        return None
     placed = []
     for task in found:
         where = _place(task, first, subprocesses, enter, it, every)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Engine, FrozenClock, forms, org, spiff
+from engine.definitions import ParsedDefinition
 from engine.models import AuditEvent, HumanTask, Instance, Notification, Person
 from engine.service import stored_state_of
 
@@ -108,19 +109,20 @@ class AuditDriver:
         pruned), its data read from storage as the task page reads it: the engine's live workflow
         is left where it is, so the next step runs on it as it would in the app."""
         with self.engine.transaction() as s:
-            inst = s.get(Instance, task.instance_id)
-            assert inst is not None
-            pd = self.engine.definition_of(s, inst.process_version_id)
-            state, changes = stored_state_of(s.connection(), inst.id)
+            pd, state, changes = self._stored(s, task.instance_id)
             data = spiff.task_data(state, changes, task.task_uuid) or {}
             return forms.for_task(pd.form(task.form_file) or {}, data)
 
-    def _read(self, s: Session, instance_id: int) -> spiff.BpmnWorkflow:
-        """The audit's workflow rebuilt from storage, the engine's live workflow left as it is."""
+    def _stored(self, s: Session, instance_id: int) -> tuple[ParsedDefinition, str, list[str]]:
+        """The audit's definition and its workflow state as stored."""
         inst = s.get(Instance, instance_id)
         assert inst is not None
-        pd = self.engine.definition_of(s, inst.process_version_id)
-        state, changes = stored_state_of(s.connection(), inst.id)
+        return (self.engine.definition_of(s, inst.process_version_id),
+                *stored_state_of(s.connection(), inst.id))
+
+    def _read(self, s: Session, instance_id: int) -> spiff.BpmnWorkflow:
+        """The audit's workflow rebuilt from storage, the engine's live workflow left as it is."""
+        pd, state, changes = self._stored(s, instance_id)
         return spiff.state_from_json(state, pd.spec, pd.subprocess_specs, changes)
 
     def complete(self, name: str, _omit: set[str] | frozenset[str] = frozenset(),
