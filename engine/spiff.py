@@ -1039,6 +1039,30 @@ if SPIFF_VERSION == WALK_MIRRORS:
     Task._set_state = _set_state  # type: ignore[method-assign]
 
 
+# Task.is_descendant_of climbs from a task to the root by recursion, a call and a property (the
+# parent found by id) per level: a parallel gateway waiting for its other branches asks it of
+# every arrival at each engine step, twice when the answer is no, and the deep-dive's tasks sit
+# 30-50 levels down. On the workflows the engine runs the climb is a loop, by the same steps: each
+# parent is the one the task's own workflow holds under its parent's id, compared by identity (a
+# Task defines no equality of its own).
+_stock_is_descendant_of = Task.is_descendant_of
+
+
+def _is_descendant_of(self: Task, task: Task) -> bool:
+    if not _engines(self.workflow):
+        return _stock_is_descendant_of(self, task)
+    parent = self.workflow.tasks.get(self._parent)
+    while parent is not None:
+        if parent is task:
+            return True
+        parent = parent.workflow.tasks.get(parent._parent)
+    return False
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    Task.is_descendant_of = _is_descendant_of  # type: ignore[method-assign]
+
+
 # SpiffWorkflow asks a workflow for its ready tasks (each engine step, of the audit and of each
 # subprocess) and its waiting ones as lists: Workflow.get_tasks(state=...), a walk of the tree from
 # its root. When the audit's task maps hold exactly one task in that state and it belongs to the

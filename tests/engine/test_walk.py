@@ -400,3 +400,42 @@ def test_every_walk_of_a_sequence_with_deadlines_is_the_stock_walk(
     assert checked["walks"] > 20
     assert checked["not_walked"] > 20
     assert checked["answered_alone"] > 5
+
+
+def test_a_tasks_ancestry_is_the_stock_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the engine's workflows, whether a task is below another is found by a loop up the tree,
+    not SpiffWorkflow's recursion: every question the pathway asks (its parallel gateways and
+    joins) has the stock answer, and so has every pair of tasks of the finished audit, across
+    its subprocesses too; SpiffWorkflow's own workflows keep the stock method."""
+    assert spiff.Task.is_descendant_of is spiff._is_descendant_of
+    stock = spiff._stock_is_descendant_of
+    asked = {"n": 0}
+
+    def checked(task: Any, other: Any) -> bool:
+        got = spiff._is_descendant_of(task, other)
+        assert got is stock(task, other), f"{task.task_spec.name} below {other.task_spec.name}"
+        asked["n"] += 1
+        return got
+
+    with pathway.bench() as b:
+        script = pathway.prepare(b)
+        monkeypatch.setattr(spiff.Task, "is_descendant_of", checked)
+        wf = pathway.walk_in_memory(b, script, runtime=True)
+        monkeypatch.undo()
+        assert asked["n"] > 100  # (all "no" on this pathway: each branch's arrivals, apart)
+        tasks = list(all_tasks(wf))
+        assert len({t.workflow for t in tasks}) > 1
+        pairs = [(a, c) for a in tasks for c in tasks]
+        assert [spiff._is_descendant_of(a, c) for a, c in pairs] == [stock(a, c) for a, c in pairs]
+        assert sum(stock(a, c) for a, c in pairs) > len(tasks)
+        theirs = pathway.walk_in_memory(b, script)
+        task = next(t for t in all_tasks(theirs) if t.parent is not None)
+        calls = {"n": 0}
+
+        def counted(*args: Any) -> bool:
+            calls["n"] += 1
+            return stock(*args)
+
+        monkeypatch.setattr(spiff, "_stock_is_descendant_of", counted)
+        assert task.is_descendant_of(theirs.task_tree)
+        assert calls["n"] == 1
