@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import audit, cli, queries
+from engine import Engine, audit, cli, queries
 from engine.lifecycle import DEFAULT_RETENTION_YEARS, export_child, purge, retention_years
 from engine.models import (
     AuditEvent,
@@ -151,14 +151,29 @@ def test_a_running_audit_is_never_purged(engine, clock, audits):
     assert _count(engine, Instance, Instance.id == audits["C-2"]) == 1
 
 
-def test_qaflow_purge_uses_the_configured_retention(engine, audits, database_url, monkeypatch,
-                                                    capsys):
-    monkeypatch.setenv("DATABASE_URL", database_url)
+def test_qaflow_purge_uses_the_configured_retention(engine, clock, audits, database_url,
+                                                    monkeypatch, capsys):
+    """The command reads QAFLOW_RETENTION_YEARS, and --years over it; it runs on the engine's
+    clock, here the tests' (on the wall clock, the audit closed on that clock's day would pass
+    a year's retention on the wall clock's own schedule)."""
+    def on_the_tests_clock() -> Engine:  # disposed of when the command ends, as _engine's are
+        cli._opened.append(Engine(database_url, clock=clock))
+        return cli._opened[-1]
+
+    monkeypatch.setattr(cli, "_engine", on_the_tests_clock)
     monkeypatch.setenv("QAFLOW_RETENTION_YEARS", "1")
+    clock.advance(timedelta(days=300))
     assert cli.main(["purge", "--dry-run"]) == 0
+    assert "would purge 0 audits" in capsys.readouterr().out
+    clock.advance(timedelta(days=100))
+    assert cli.main(["purge", "--dry-run"]) == 0
+    assert "would purge 1 audits" in capsys.readouterr().out
+    assert cli.main(["purge", "--dry-run", "--years", "2"]) == 0
     assert "would purge 0 audits" in capsys.readouterr().out
     assert cli.main(["purge", "--years", "1"]) == 0
     assert "1 years' retention" in capsys.readouterr().out
+    assert _count(engine, Instance, Instance.id == audits["C-1"]) == 0
+    assert _count(engine, Instance, Instance.id == audits["C-2"]) == 1
     assert cli.main(["audit-log", "verify"]) == 0
 
 
