@@ -86,7 +86,7 @@ _TASK_TO_COMPLETE = Prepared(
            HUMAN_TASK.c.assignee_id, HUMAN_TASK.c.claimed_by_id, HUMAN_TASK.c.form_file,
            HUMAN_TASK.c.completed_by_id, Person.id, Person.active, INSTANCE.c.version,
            INSTANCE.c.process_version_id, INSTANCE.c.process_id, INSTANCE.c.child_ref,
-           INSTANCE.c.grade)
+           INSTANCE.c.grade, INSTANCE.c.next_timer_at)
     .join(INSTANCE, INSTANCE.c.id == HUMAN_TASK.c.instance_id)
     .join(Person, Person.username == bindparam("username"))
     .where(HUMAN_TASK.c.id == bindparam("task_id")))
@@ -137,7 +137,7 @@ _RECIPIENT = select(Person.id, Person.username, Person.email).where(Person.id ==
 # has locked, so each fires once.
 _NEXT_DUE_SELECT = (
     select(INSTANCE.c.id, INSTANCE.c.version, INSTANCE.c.process_version_id,
-           INSTANCE.c.process_id, INSTANCE.c.child_ref, INSTANCE.c.grade)
+           INSTANCE.c.process_id, INSTANCE.c.child_ref, INSTANCE.c.grade, INSTANCE.c.next_timer_at)
     .where(INSTANCE.c.status == "running", INSTANCE.c.next_timer_at <= bindparam("now"))
     .order_by(INSTANCE.c.next_timer_at).limit(1))
 _NEXT_DUE = Prepared(_NEXT_DUE_SELECT)
@@ -222,6 +222,7 @@ class InstanceRow:
     process_id: str
     child_ref: str
     grade: str | None
+    next_timer_at: datetime | None
 
 
 @event.listens_for(Session, "after_commit")
@@ -473,11 +474,18 @@ class Engine:
         if effects.notifications or effects.escalations:
             self._apply_effects(s, inst, effects)
         now = self.now()
-        values: dict[str, Any] = {"next_timer_at": found.next_timer_at, "updated_at": now}
+        # Only what changed is set: an indexed column set to the value it holds still has its
+        # index rewritten, a page more in the commit (the next deadline and the child's
+        # reference stay the same through most steps).
+        values: dict[str, Any] = {"updated_at": now}
+        if found.next_timer_at != inst.next_timer_at:
+            values["next_timer_at"] = found.next_timer_at
         data = found.latest_completed.data if found.latest_completed is not None else {}
         for key in SUMMARY_KEYS:
             if key in data and data[key] is not None:
-                values[key] = str(data[key])
+                value = str(data[key])
+                if value != getattr(inst, key, None):
+                    values[key] = value
         if wf.completed:
             values.update(status="completed", completed_at=now, next_timer_at=None)
             audit.append(s, now, actor, "completed", {"grade": values.get("grade", inst.grade)},
@@ -691,7 +699,7 @@ class Engine:
                 "service_area_id": prac.service_area_id if prac else None,
             }).inserted_primary_key
             assert new_id is not None
-            inst = InstanceRow(new_id[0], 1, pv.id, process_id, child_ref, None)
+            inst = InstanceRow(new_id[0], 1, pv.id, process_id, child_ref, None, None)
             if people:
                 _INSERT_PARTICIPANTS.execute(conn, [
                     {"instance_id": inst.id, "role": r, "person_id": p.id}
@@ -761,7 +769,7 @@ class Engine:
                       if row.completed_by_id else None)
                 raise ConcurrentUpdate(f"'{row.name}' was already {row.status} by {by or 'the process'}.")
             inst = InstanceRow(row.instance_id, row.version, row.process_version_id,
-                               row.process_id, row.child_ref, row.grade)
+                               row.process_id, row.child_ref, row.grade, row.next_timer_at)
             wf, pd = self._load(s, inst)
             spiff_task = wf.get_task_from_id(UUID(row.task_uuid))
             if spiff_task is None or spiff_task.state != spiff.TaskState.READY:

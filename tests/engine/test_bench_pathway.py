@@ -157,3 +157,61 @@ def test_each_row_of_the_leaving_out_table_comes_first_in_turn(
     assert all(sorted(r) == sorted(rounds[0]) for r in rounds)
     for position in range(rows):
         assert len({r[position] for r in rounds}) == rows
+
+
+def test_the_audits_row_holds_its_figures_after_every_step_written_only_where_they_changed(
+        walked: tuple[pathway.Bench, pathway.Script]) -> None:
+    """The instance row's next deadline (what the worker looks for), child, grade, status and
+    audit type are the workflow's at every step of the pathway, two deadlines firing among them;
+    a step that leaves one as it was does not set it again (an indexed column set to the value
+    it holds still has its index rewritten)."""
+    from sqlalchemy import event, select
+
+    from engine import service
+    from engine.models import Instance
+    from engine.timeline import scan
+
+    b, script = walked
+    updates: list[str] = []
+
+    def statement(conn: object, cursor: object, sql: str, *args: object) -> None:
+        if sql.startswith("UPDATE instance SET"):
+            updates.append(sql)
+
+    def check(iid: int) -> None:
+        version, wf = b.engine._live[iid]
+        found = scan(wf, 0.0)
+        data = found.latest_completed.data if found.latest_completed is not None else {}
+        with b.engine.db.connect() as conn:
+            row = conn.execute(select(Instance.__table__).where(Instance.id == iid)).one()
+        assert row.version == version
+        assert row.status == ("completed" if wf.completed else "running")
+        assert row.next_timer_at == (None if wf.completed else found.next_timer_at)
+        for key in service.SUMMARY_KEYS:
+            if data.get(key) is not None:
+                assert getattr(row, key) == str(data[key]), key
+
+    event.listen(b.engine.db, "before_cursor_execute", statement)
+    try:
+        b.clock.set(script.start)
+        iid = pathway._allocate(b)
+        check(iid)
+        for step in script.steps:
+            if isinstance(step, pathway.MoveClock):
+                b.clock.set(step.at)
+                b.engine.fire_due_timers()
+            else:
+                with b.engine.db.connect() as conn:
+                    task_id = conn.execute(pathway._OPEN_TASK,
+                                           {"iid": iid, "spec": step.spec_name}).scalar()
+                if step.claim:
+                    b.engine.claim(task_id, step.username)
+                b.engine.complete_task(task_id, step.username, step.data)
+            check(iid)
+    finally:
+        event.remove(b.engine.db, "before_cursor_execute", statement)
+    assert len(updates) == 1 + script.completions + script.timers_fired  # the start's too
+    deadline_moved = [u for u in updates if "next_timer_at" in u]
+    assert 0 < len(deadline_moved) < len(updates) // 2
+    assert not [u for u in updates if "child_ref" in u]  # the child is the one allocated
+    assert [u for u in updates if "grade" in u]
