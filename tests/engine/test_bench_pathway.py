@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import event, func, select
 
-from engine.timeline import all_tasks, waiting_timers
+from engine import service
+from engine.models import Instance
+from engine.timeline import all_tasks, scan, waiting_timers
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -165,12 +168,6 @@ def test_the_audits_row_holds_its_figures_after_every_step_written_only_where_th
     audit type are the workflow's at every step of the pathway, two deadlines firing among them;
     a step that leaves one as it was does not set it again (an indexed column set to the value
     it holds still has its index rewritten)."""
-    from sqlalchemy import event, select
-
-    from engine import service
-    from engine.models import Instance
-    from engine.timeline import scan
-
     b, script = walked
     updates: list[str] = []
 
@@ -178,12 +175,14 @@ def test_the_audits_row_holds_its_figures_after_every_step_written_only_where_th
         if sql.startswith("UPDATE instance SET"):
             updates.append(sql)
 
-    def check(iid: int) -> None:
+    def check(_ready: pathway.Ready) -> None:
+        """After the allocation and after each step: the walk's audit is the newest."""
+        with b.engine.db.connect() as conn:
+            iid = conn.execute(select(func.max(Instance.id))).scalar_one()
+            row = conn.execute(select(Instance.__table__).where(Instance.id == iid)).one()
         version, wf = b.engine._live[iid]
         found = scan(wf, 0.0)
         data = found.latest_completed.data if found.latest_completed is not None else {}
-        with b.engine.db.connect() as conn:
-            row = conn.execute(select(Instance.__table__).where(Instance.id == iid)).one()
         assert row.version == version
         assert row.status == ("completed" if wf.completed else "running")
         assert row.next_timer_at == (None if wf.completed else found.next_timer_at)
@@ -193,21 +192,7 @@ def test_the_audits_row_holds_its_figures_after_every_step_written_only_where_th
 
     event.listen(b.engine.db, "before_cursor_execute", statement)
     try:
-        b.clock.set(script.start)
-        iid = pathway._allocate(b)
-        check(iid)
-        for step in script.steps:
-            if isinstance(step, pathway.MoveClock):
-                b.clock.set(step.at)
-                b.engine.fire_due_timers()
-            else:
-                with b.engine.db.connect() as conn:
-                    task_id = conn.execute(pathway._OPEN_TASK,
-                                           {"iid": iid, "spec": step.spec_name}).scalar()
-                if step.claim:
-                    b.engine.claim(task_id, step.username)
-                b.engine.complete_task(task_id, step.username, step.data)
-            check(iid)
+        pathway.walk_persisted(b, script, check)
     finally:
         event.remove(b.engine.db, "before_cursor_execute", statement)
     assert len(updates) == 1 + script.completions + script.timers_fired  # the start's too
