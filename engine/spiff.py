@@ -1063,6 +1063,38 @@ if SPIFF_VERSION == WALK_MIRRORS:
     Task.is_descendant_of = _is_descendant_of  # type: ignore[method-assign]
 
 
+# Task._inherit_data is DeepMerge.merge(the task's data, its parent's): a Python loop over the
+# parent's 70-odd values at each task the engine steps reach (about a hundred a pathway), which
+# either fills an empty data (each mutable value copied shallowly) or finds every value already
+# equal. On the workflows the engine runs those two outcomes are reached without the loop: an
+# empty data takes the parent's values in their order, then a shallow copy of each value whose
+# type is a dict, list or set (or a subclass); a data equal to its parent's is left as it is.
+# Equal as dictionaries means each value compares equal or is the same object; DeepMerge compares
+# by `==` alone, and where the two differ (a value not equal to itself, such as NaN, held by
+# both) it puts the parent's object, which is the same one. Any other data is merged as stock.
+_stock_inherit_data = Task._inherit_data
+
+
+def _inherit_data(self: Task) -> None:
+    if not _engines(self.workflow):
+        return _stock_inherit_data(self)
+    data, theirs = self.data, self.parent.data
+    if not data:
+        data.update(theirs)
+        mutable = [kind for kind in set(map(type, theirs.values())) if issubclass(kind, _MUTABLE)]
+        if mutable:
+            for name, value in theirs.items():
+                if type(value) in mutable:
+                    data[name] = copy.copy(value)
+    elif data != theirs:
+        return _stock_inherit_data(self)
+    return None
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    Task._inherit_data = _inherit_data  # type: ignore[method-assign]
+
+
 # SpiffWorkflow asks a workflow for its ready tasks (each engine step, of the audit and of each
 # subprocess) and its waiting ones as lists: Workflow.get_tasks(state=...), a walk of the tree from
 # its root. When the audit's task maps hold exactly one task in that state and it belongs to the

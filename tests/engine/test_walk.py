@@ -6,7 +6,9 @@ own processes (subprocesses, boundary timers, joins, the safety concern's event 
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -439,3 +441,94 @@ def test_a_tasks_ancestry_is_the_stock_answer(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(spiff, "_stock_is_descendant_of", counted)
         assert task.is_descendant_of(theirs.task_tree)
         assert calls["n"] == 1
+
+
+def _data_and_sharing(wf: spiff.BpmnWorkflow) -> list[tuple[str, list[tuple[str, Any, Any]]]]:
+    """Every task's data in the stock walk's order: each value, and where the very object was
+    first met (the task's position and the name it held there), so that which tasks share a
+    value and which hold copies of it is compared as well as the values."""
+    tasks = list(_stock_walk(wf.get_tasks_iterator(), None))
+    first: dict[int, tuple[int, str]] = {}
+    found = []
+    for n, task in enumerate(tasks):
+        held = []
+        for name, value in task.data.items():
+            owner = first.setdefault(id(value), (n, name))
+            held.append((name, value, owner if isinstance(value, spiff._MUTABLE) else None))
+        found.append((task.task_spec.name, held))
+    return found
+
+
+def test_the_data_a_task_inherits_is_the_stock_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole pathway in memory: every task ends with the data the stock merge gives it, each
+    mutable value shared or copied as the stock merge shares or copies it."""
+    assert spiff.Task._inherit_data is spiff._inherit_data
+    taken = {"quick": 0, "stock": 0}
+    real = spiff._stock_inherit_data
+
+    def counted(task: Any) -> None:
+        taken["stock"] += 1
+        real(task)
+
+    def watched(task: Any) -> None:
+        taken["quick"] += 1
+        spiff._inherit_data(task)
+
+    monkeypatch.setattr(spiff, "_stock_inherit_data", counted)
+    monkeypatch.setattr(spiff.Task, "_inherit_data", watched)
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        taken.update(quick=0, stock=0)
+        ours = pathway.walk_in_memory(b, script, runtime=True)
+        assert taken["quick"] > 100
+        assert 0 < taken["stock"] < 10  # most tasks are filled, or already equal
+        monkeypatch.setattr(spiff.Task, "_inherit_data", real)
+        theirs = pathway.walk_in_memory(b, script, runtime=True)
+        assert _data_and_sharing(ours) == _data_and_sharing(theirs)
+
+
+def _pair(data: dict[str, Any], parent: dict[str, Any]) -> tuple[Any, Any]:
+    """The same task twice, on a workflow the engine marked: one for each method."""
+    workflow = SimpleNamespace(**{spiff._FAST_WALK: True})
+    return tuple(SimpleNamespace(workflow=workflow, data=dict(data), parent=SimpleNamespace(data=parent))
+                 for _ in range(2))
+
+
+def _alike(ours: dict[str, Any], theirs: dict[str, Any], parent: dict[str, Any]) -> None:
+    assert list(ours) == list(theirs)
+    for name in ours:
+        a, b = ours[name], theirs[name]
+        assert a == b or (a != a and b != b), name  # (NaN is not equal to itself)
+        assert type(a) is type(b)
+        assert (a is parent.get(name)) is (b is parent.get(name)), name
+
+
+def test_inherited_data_takes_copies_and_equal_data_is_left_alone() -> None:
+    nan = float("nan")
+    parent = {"grade": "Good", "actions": [{"due": "2025-11-04"}], "answers": {"q1": True},
+              "ordered": OrderedDict(a=1), "tags": {"x"}, "score": nan, "count": 3,
+              "when": datetime(2025, 11, 4, tzinfo=UTC), "none": None}
+    cases = [
+        {},  # a task reached for the first time: filled from its parent
+        dict(parent),  # already equal (the same objects): nothing to do
+        {**parent, "actions": [{"due": "2025-11-04"}]},  # equal, an equal copy of a value
+        {**parent, "score": float("nan")},  # another NaN: not equal, merged as stock
+        {**parent, "extra": 1},  # more than its parent: merged as stock
+        {**parent, "answers": {"q1": False, "q2": 1}},  # a value differs: merged deep, as stock
+        {"count": 4},  # some of it: merged as stock
+    ]
+    for data in cases:
+        ours, theirs = _pair(data, parent)
+        held = ours.data
+        spiff._inherit_data(ours)
+        spiff._stock_inherit_data(theirs)
+        assert ours.data is held  # the task's own dictionary, filled in place as stock
+        _alike(ours.data, theirs.data, parent)
+    ours, _ = _pair({}, parent)
+    spiff._inherit_data(ours)
+    assert ours.data["actions"] is not parent["actions"]  # a copy: the child's own list
+    assert ours.data["actions"][0] is parent["actions"][0]  # shallow, as stock
+    assert type(ours.data["ordered"]) is OrderedDict
+    assert ours.data["ordered"] is not parent["ordered"]
+    assert ours.data["when"] is parent["when"]
+    assert ours.data["score"] is nan
