@@ -161,7 +161,12 @@ class Prepared:
 def _unobserved(conn: Connection) -> bool:
     """Whether a statement may skip SQLAlchemy's path: inside a transaction (the path would begin
     one), with nothing listening to statements or logging them."""
+    if not conn.in_transaction() or getattr(conn, "_echo", True):
+        return False
+    # Neither the connection nor its engine marked as having listeners (a private flag of
+    # SQLAlchemy's, set by any listener added to either): none to ask about.
+    if not (getattr(conn, "_has_events", True) or getattr(conn.engine, "_has_events", True)):
+        return True
     events = conn.dispatch
-    return (conn.in_transaction() and not getattr(conn, "_echo", True)
-            and not (events.before_execute or events.after_execute or events.before_cursor_execute
-                     or events.after_cursor_execute))
+    return not (events.before_execute or events.after_execute or events.before_cursor_execute
+                or events.after_cursor_execute)

@@ -109,3 +109,27 @@ def test_a_database_still_locked_at_begin_fails_as_sqlalchemy_reports_it(engine:
     finally:
         event.remove(engine.db, "checkout", short_wait)
     assert queries.whoami(engine, "aud.blocked") is None  # nothing of it was written
+
+
+def test_no_listener_is_asked_about_until_one_is_added(engine: Engine) -> None:
+    """Beginning and committing are the dialect's own steps, not listeners: the engine is left
+    unmarked, so SQLAlchemy asks no listener at each statement; one added later is heard."""
+    assert engine.db._has_events is False
+    with engine.transaction() as s:
+        org.add_person(s, "aud.quiet", "Quinn Quiet")
+    assert engine.db._has_events is False
+    heard: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        heard.append(sql.split()[0])
+
+    event.listen(engine.db, "before_cursor_execute", statement)
+    try:
+        assert engine.db._has_events is True
+        queries.whoami(engine, "aud.quiet")
+        with engine.transaction() as s:
+            org.add_person(s, "aud.heard", "Hal Heard")
+        assert "SELECT" in heard
+        assert "INSERT" in heard
+    finally:
+        event.remove(engine.db, "before_cursor_execute", statement)
