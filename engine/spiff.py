@@ -328,10 +328,11 @@ class _StateOnlyConverter(_FastTasks, BpmnWorkflowConverter):
                 text = f'"{_text(tid)}":' + _task_json(task)
                 made[key] = (task, text)
                 # A finished task changes only when it gains a child (an event subprocess
-                # triggered under the start); a predicted one with no data only with its state,
-                # its children or the names in its parent's data.
+                # triggered under the start); any other with no data of its own (a task ahead,
+                # a join waiting for its other branches) only with its state (and so the time
+                # of its last change), its children or the names in its parent's data.
                 finished = task._state & _FINISHED
-                names = None if finished or not task._state & _PREDICTED else _bare(task)
+                names = None if finished else _bare(task)
                 if finished or names is not None:
                     cache[key] = (task, task.last_state_change, list(task._children), names,
                                   text, task.parent)
@@ -456,7 +457,6 @@ def _task_json(task: Any) -> str:
 # Not float (NaN is the same object as itself yet unequal to it) nor anything a script may make.
 _SAME_EITHER_WAY = frozenset({str, int, bool, type(None), dict, list})
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
-_PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 _registry = BpmnWorkflowSerializer.configure(
     {**DEFAULT_CONFIG, BpmnSubWorkflow: _FastSubWorkflowConverter})
 _converter = _StateOnlyConverter(_registry)
