@@ -113,7 +113,8 @@ def _begin_and_commit(dialect: Any, checkpointer: Checkpointer | None) -> None:
     read 11 us faster this way); a driver error is raised by SQLAlchemy as its own (a database
     still locked: OperationalError, which the outbox retries). Statement listeners do not see it:
     one that wants it listens for "begin" and asks `begin_statement`. A commit tells the
-    checkpointer, once it has committed."""
+    checkpointer, once it has committed, unless it ended a read (a reading connection writes
+    nothing: the worker's look at what is due would otherwise start a checkpoint each time)."""
     commit = dialect.do_commit
 
     def do_begin(dbapi_connection: Any) -> None:
@@ -121,7 +122,7 @@ def _begin_and_commit(dialect: Any, checkpointer: Checkpointer | None) -> None:
 
     def do_commit(dbapi_connection: Any) -> None:
         commit(dbapi_connection)
-        if checkpointer is not None:
+        if checkpointer is not None and not getattr(dbapi_connection, _READ_ONLY, False):
             checkpointer.nudge()
 
     dialect.do_begin = do_begin

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from engine import Engine, FrozenClock, org
-from engine.db import checkpointer_for
+from engine.db import checkpointer_for, reading
 
 
 def test_commits_leave_checkpoints_to_the_checkpointer(tmp_path: Path, clock: FrozenClock) -> None:
@@ -84,3 +85,28 @@ def test_a_disposed_engine_leaves_no_checkpoint_running_and_creates_no_file(
     time.sleep(checkpointer.delay + 0.3)
     assert list(tmp_path.iterdir()) == []
     checkpointer.stop()
+
+
+def test_a_commit_that_wrote_nudges_the_checkpointer_and_one_that_read_does_not(
+        tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's look at what is due commits a read every few seconds: it must not start a
+    checkpoint each time. A use case that writes does, once it has committed."""
+    path = tmp_path / "nudged.sqlite"
+    engine = Engine(f"sqlite:///{path}", clock=clock)
+    engine.create_schema()
+    checkpointer = checkpointer_for(str(path))
+    nudged: list[bool] = []
+
+    def nudge() -> None:
+        with engine.db.connect() as other:  # the commit is done: another connection sees it
+            nudged.append(other.execute(text("SELECT count(*) FROM person")).scalar() == 1)
+
+    monkeypatch.setattr(checkpointer, "nudge", nudge)
+    with reading(engine.db) as conn, conn.begin():
+        conn.execute(text("SELECT count(*) FROM person"))
+    assert engine.fire_due_timers() == 0  # the worker's own read
+    assert nudged == []
+    with engine.transaction() as s:
+        org.add_person(s, "p1", "Pat One")
+    assert nudged == [True]
+    engine.db.dispose()
