@@ -102,7 +102,12 @@ def begin_statement(conn: Connection) -> str:
 
 
 def _begin_statement(dbapi_connection: Any) -> str:
-    return "BEGIN" if getattr(dbapi_connection, _READ_ONLY, False) else "BEGIN IMMEDIATE"
+    return "BEGIN" if _reads_only(dbapi_connection) else "BEGIN IMMEDIATE"
+
+
+def _reads_only(dbapi_connection: Any) -> bool:
+    """Whether the pool's proxy of a driver connection was checked out by `reading`."""
+    return bool(getattr(dbapi_connection, _READ_ONLY, False))
 
 
 def _begin_and_commit(dialect: Any, checkpointer: Checkpointer | None) -> None:
@@ -122,7 +127,7 @@ def _begin_and_commit(dialect: Any, checkpointer: Checkpointer | None) -> None:
 
     def do_commit(dbapi_connection: Any) -> None:
         commit(dbapi_connection)
-        if checkpointer is not None and not getattr(dbapi_connection, _READ_ONLY, False):
+        if checkpointer is not None and not _reads_only(dbapi_connection):
             checkpointer.nudge()
 
     dialect.do_begin = do_begin

@@ -21,6 +21,7 @@ from features.driver import AuditDriver
 from tests.conftest import PROCESSES, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
+import pathway  # noqa: E402
 from engine_overhead import FORM, sequential_bpmn  # noqa: E402
 
 
@@ -368,14 +369,12 @@ def _race_two_tasks(first: Engine, second: Engine, clock: FrozenClock,
     assert ready == open_rows  # what the task lists show is what the stored state holds
 
 
-def test_every_step_of_the_pathway_stores_exactly_the_live_workflow() -> None:
+def test_every_step_of_the_pathway_stores_exactly_the_live_workflow(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Allocation to re-audit (an RI grade, a dispute to stage 3, the follow-up with two
     deadlines passing): after every step the stored state, whole or with its changes, is the
     live workflow as SpiffWorkflow's converter writes it. Joins wait for other branches there,
     with no data of their own, through several steps, their JSON reused from the step before."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import pathway
-
     with pathway.bench() as b:
         script = pathway.prepare(b)
         seen: list[str] = []
@@ -400,11 +399,8 @@ def test_every_step_of_the_pathway_stores_exactly_the_live_workflow() -> None:
             reused.append(sum(id(t) not in written for t in waiting))
             written.clear()
 
-        spiff._task_json = counted
-        try:
-            pathway.walk_persisted(b, script, observe)
-        finally:
-            spiff._task_json = real_task_json
+        monkeypatch.setattr(spiff, "_task_json", counted)
+        pathway.walk_persisted(b, script, observe)
     assert len(seen) == len(script.steps) + 1
     assert "changes" in seen
     assert sum(reused) > 10, reused  # waiting joins not written again (4 when they were)
