@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.errors import NotFound
 from engine.models import Instance, Person, PersonRole, ServiceArea, Team
+from engine.prepared import Prepared
 from engine.roles import (
     AUDITOR,
     CPP,
@@ -39,7 +40,7 @@ def _with_role(*columns: Any) -> Select[Any]:
 
 
 _MEMBERS = _with_role(Person)
-_RECIPIENTS = _with_role(Person.id, Person.username, Person.email)
+_RECIPIENTS = Prepared(_with_role(Person.id, Person.username, Person.email))
 
 
 def members_of(s: Session, role: str) -> list[Person]:
@@ -48,7 +49,7 @@ def members_of(s: Session, role: str) -> list[Person]:
 
 def recipients_of(conn: Connection, role: str) -> Sequence[Row[int, str, str]]:
     """`members_of` as whom to notify (id, username, email), read without the ORM."""
-    return conn.execute(_RECIPIENTS, {"role": role}).all()
+    return _RECIPIENTS.all(conn, {"role": role})
 
 
 def add_service_area(s: Session, name: str) -> ServiceArea:
@@ -94,37 +95,41 @@ class Holder(NamedTuple):
 _HOLDER = (select(Person.id, Person.username, Person.name, Person.active, Person.team_id,
                   Team.service_area_id)
            .outerjoin(Team, Team.id == Person.team_id))
-_HOLDER_NAMED = _HOLDER.where(Person.username == bindparam("username"))
+_HOLDER_NAMED = Prepared(_HOLDER.where(Person.username == bindparam("username")))
 _HOLDERS = _HOLDER.where(Person.id.in_(bindparam("ids", expanding=True)))
-_ROLES = select(PersonRole.role).where(PersonRole.person_id == bindparam("pid"))
+_ROLES = Prepared(select(PersonRole.role).where(PersonRole.person_id == bindparam("pid")))
 _TM, _SM, _HOS = aliased(Person, name="tm"), aliased(Person, name="sm"), aliased(Person, name="hos")
 # The practitioner's line: their manager, that manager's, and theirs; and the head of their
 # team's service area, who stands in for a Head of Service missing from the line.
-_LINE = (select(_TM.id, _SM.id, _HOS.id, ServiceArea.head_id)
-         .select_from(Person)
-         .outerjoin(_TM, _TM.id == Person.manager_id)
-         .outerjoin(_SM, _SM.id == _TM.manager_id)
-         .outerjoin(_HOS, _HOS.id == _SM.manager_id)
-         .outerjoin(Team, Team.id == Person.team_id)
-         .outerjoin(ServiceArea, ServiceArea.id == Team.service_area_id)
-         .where(Person.id == bindparam("pid")))
+_LINE = Prepared(
+    select(_TM.id.label("tm"), _SM.id.label("sm"), _HOS.id.label("hos"), ServiceArea.head_id)
+    .select_from(Person)
+    .outerjoin(_TM, _TM.id == Person.manager_id)
+    .outerjoin(_SM, _SM.id == _TM.manager_id)
+    .outerjoin(_HOS, _HOS.id == _SM.manager_id)
+    .outerjoin(Team, Team.id == Person.team_id)
+    .outerjoin(ServiceArea, ServiceArea.id == Team.service_area_id)
+    .where(Person.id == bindparam("pid")))
 
 
 def holder(conn: Connection, username: str) -> Holder:
-    row = conn.execute(_HOLDER_NAMED, {"username": username}).first()
+    row = _HOLDER_NAMED.first(conn, {"username": username})
     if row is None:
         raise NotFound(f"No person with the username '{username}'")
     return Holder(*row)
 
 
 def roles_of(conn: Connection, person_id: int) -> set[str]:
-    return set(conn.execute(_ROLES, {"pid": person_id}).scalars())
+    return {row.role for row in _ROLES.all(conn, {"pid": person_id})}
 
 
 def participants_for(conn: Connection, practitioner: Holder, auditor: Holder) -> dict[str, Holder]:
     """Derive an audit's participants from the practitioner's line: TM, SM and Head of Service."""
     found: dict[str, Holder] = {AUDITOR: auditor, PRACTITIONER: practitioner}
-    tm, sm, hos, head = conn.execute(_LINE, {"pid": practitioner.id}).one()
+    line = _LINE.first(conn, {"pid": practitioner.id})
+    if line is None:
+        raise NotFound(f"No person with the username '{practitioner.username}'")
+    tm, sm, hos, head = line
     hos = hos if hos is not None else head
     people = {row.id: Holder(*row) for row in conn.execute(
         _HOLDERS, {"ids": [i for i in (tm, sm, hos) if i is not None]})}

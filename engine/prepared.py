@@ -16,7 +16,7 @@ An error goes through SQLAlchemy's own handling, so it is raised as SQLAlchemy w
 listen (statement logging, a test counting statements, the bench's database floor), or outside
 a transaction, the statement runs through `exec_driver_sql` and is seen as any other.
 
-A prepared select (`first`) is read the same way: its row comes back as a named tuple with the
+A prepared select (`first`, `all`) is read the same way: a row comes back as a named tuple with the
 columns' keys, each value through its column type's result processor, as SQLAlchemy would
 process it (SQLite returns a date as text, a boolean as 0 or 1); it is only read when nothing
 listens, and otherwise is SQLAlchemy's own Row. Measured on the task-completion select, in a
@@ -48,7 +48,7 @@ class _Compiled:
 
 
 class Prepared:
-    def __init__(self, statement: UpdateBase | Select[Any]):
+    def __init__(self, statement: UpdateBase | Select[*tuple[Any, ...]]):
         self.statement = statement
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
         # A select's columns that have a result processor, with it, per database kind: found
@@ -138,24 +138,39 @@ class Prepared:
         """A prepared select's first row (its columns by key and by position), or None."""
         if not _unobserved(conn):
             return conn.execute(self.statement, params).first()
+        rows = self._read(conn, params, lambda cursor: [row] if (row := cursor.fetchone())
+                          is not None else [])
+        return rows[0] if rows else None
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """A prepared select's rows, each as `first` returns one."""
+        if not _unobserved(conn):
+            return list(conn.execute(self.statement, params).all())
+        return self._read(conn, params, lambda cursor: cursor.fetchall())
+
+    def _read(self, conn: Connection, params: Mapping[str, Any],
+              fetch: Callable[[Any], list[Any]]) -> list[Any]:
         c = self._lookup(conn, frozenset(params))
         args = self._params(c, params)
 
-        def read(cursor: Any) -> tuple[Any, list[tuple[int, Callable[[Any], Any]]]]:
+        def read(cursor: Any) -> tuple[list[Any], list[tuple[int, Callable[[Any], Any]]]]:
             cursor.execute(c.sql, args)
-            found = cursor.fetchone()
+            found = fetch(cursor)
             results = self._results.get(conn.dialect.name)
             return found, (results if results is not None
                            else self._find_results(conn.dialect, cursor.description))
 
         found, results = self._on_cursor(conn, c, args, read)
-        if found is None:
-            return None
-        if results:
-            found = list(found)
+        make = self._row._make
+        if not results:
+            return [make(row) for row in found]
+        rows = []
+        for row in found:
+            values = list(row)
             for i, processor in results:
-                found[i] = processor(found[i])
-        return self._row._make(found)
+                values[i] = processor(values[i])
+            rows.append(make(values))
+        return rows
 
 
 def _unobserved(conn: Connection) -> bool:

@@ -15,7 +15,6 @@ from uuid import UUID
 
 from sqlalchemy import (
     Connection,
-    CursorResult,
     Row,
     Table,
     bindparam,
@@ -106,14 +105,14 @@ _TASK_TO_CLAIM = Prepared(
     .join(Person, Person.username == bindparam("username"))
     .outerjoin(_CLAIMER, _CLAIMER.id == HUMAN_TASK.c.claimed_by_id)
     .where(HUMAN_TASK.c.id == bindparam("task_id")))
-_CLAIM = (update(HUMAN_TASK)
-          .where(HUMAN_TASK.c.id == bindparam("task_id"), HUMAN_TASK.c.status == "open",
-                 or_(HUMAN_TASK.c.claimed_by_id.is_(None),
-                     HUMAN_TASK.c.claimed_by_id == bindparam("me")))
-          .values(claimed_by_id=bindparam("me")))
+_CLAIM = Prepared(update(HUMAN_TASK)
+                  .where(HUMAN_TASK.c.id == bindparam("task_id"), HUMAN_TASK.c.status == "open",
+                         or_(HUMAN_TASK.c.claimed_by_id.is_(None),
+                             HUMAN_TASK.c.claimed_by_id == bindparam("me")))
+                  .values(claimed_by_id=bindparam("me")))
 # An overdue step's open tasks with their holder (assignee, else claimer) and the holder's manager.
 _HELD_BY, _BOSS = aliased(Person, name="holder"), aliased(Person, name="boss")
-_TO_ESCALATE = (
+_TO_ESCALATE = Prepared(
     select(HUMAN_TASK.c.id, HUMAN_TASK.c.name, HUMAN_TASK.c.role, HUMAN_TASK.c.due_at,
            _HELD_BY.username.label("holder_username"), _HELD_BY.name.label("holder_name"),
            _BOSS.id.label("boss_id"), _BOSS.username.label("boss_username"),
@@ -123,16 +122,17 @@ _TO_ESCALATE = (
     .outerjoin(_BOSS, _BOSS.id == _HELD_BY.manager_id)
     .where(HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.spec_name == bindparam("spec"),
            HUMAN_TASK.c.status == "open").order_by(HUMAN_TASK.c.id))
-_MARK_ESCALATED = (update(HUMAN_TASK).where(HUMAN_TASK.c.id.in_(bindparam("ids", expanding=True)))
-                   .values(escalated_at=bindparam("at")))
+_MARK_ESCALATED = Prepared(update(HUMAN_TASK).where(HUMAN_TASK.c.id == bindparam("task_id"))
+                           .values(escalated_at=bindparam("at")))
 _OPEN_TASKS = select(HUMAN_TASK.c.task_uuid, HUMAN_TASK.c.due_at).where(
     HUMAN_TASK.c.instance_id == bindparam("iid"), HUMAN_TASK.c.status == "open")
 _INSERT_TASK = Prepared(insert(HUMAN_TASK))
-_PARTICIPANTS = select(Participant.role, Participant.person_id).where(
-    Participant.instance_id == bindparam("iid"))
+_PARTICIPANTS = Prepared(select(Participant.role, Participant.person_id).where(
+    Participant.instance_id == bindparam("iid")))
 # The outbox, written in one statement however many are told; and a participant as a recipient.
 _INSERT_NOTIFICATIONS = Prepared(insert(cast(Table, Notification.__table__)))
-_RECIPIENT = select(Person.id, Person.username, Person.email).where(Person.id == bindparam("pid"))
+_RECIPIENT = Prepared(select(Person.id, Person.username, Person.email)
+                      .where(Person.id == bindparam("pid")))
 # The audit whose timer is due soonest; on PostgreSQL locked, skipping audits another worker
 # has locked, so each fires once.
 _NEXT_DUE_SELECT = (
@@ -161,9 +161,9 @@ _VERSION_FILES = (select(ProcessVersion.process_id, ProcessVersion.digest, Proce
                   .join(DefinitionFile, DefinitionFile.sha256 == ProcessVersionFile.sha256)
                   .where(ProcessVersion.id == bindparam("pv")))
 _PERSON_NAME = select(Person.name).where(Person.id == bindparam("pid"))
-_LATEST_VERSION = (select(ProcessVersion.id, ProcessVersion.version, ProcessVersion.digest)
-                   .where(ProcessVersion.process_id == bindparam("pid"))
-                   .order_by(ProcessVersion.version.desc()).limit(1))
+_LATEST_VERSION = Prepared(select(ProcessVersion.id, ProcessVersion.version, ProcessVersion.digest)
+                           .where(ProcessVersion.process_id == bindparam("pid"))
+                           .order_by(ProcessVersion.version.desc()).limit(1))
 _INSERT_INSTANCE = insert(INSTANCE)
 _INSERT_PARTICIPANTS = Prepared(insert(cast(Table, Participant.__table__)))
 # An audit's stored state in one read: its whole state first (numbered 0), then its change sets
@@ -360,7 +360,7 @@ class Engine:
 
     def _latest_version(self, s: UseCase, process_id: str) -> Row[int, int, str] | None:
         """The newest version of a process: its id, version number and digest."""
-        return connection_of(s).execute(_LATEST_VERSION, {"pid": process_id}).first()
+        return _LATEST_VERSION.first(connection_of(s), {"pid": process_id})  # type: ignore[no-any-return]
 
     def load_definitions(self) -> int:
         """Parse the newest version of every deployed process into the cache, as a serving
@@ -532,7 +532,8 @@ class Engine:
         person_id = self._participant_ids(s, inst.id).get(role)
         if person_id is None:
             return []
-        return connection_of(s).execute(_RECIPIENT, {"pid": person_id}).all()
+        found = _RECIPIENT.first(connection_of(s), {"pid": person_id})
+        return [found] if found is not None else []
 
     def _notify(self, s: UseCase, inst: Any, people: Sequence[Recipient], subject: str,
                 body: str) -> None:
@@ -566,9 +567,9 @@ class Engine:
     def _escalate(self, s: UseCase, inst: Any, spec_name: str) -> None:
         """Mark an open task overdue and tell the next manager up; the task stays open."""
         conn = connection_of(s)
-        tasks = conn.execute(_TO_ESCALATE, {"iid": inst.id, "spec": spec_name}).all()
+        tasks = _TO_ESCALATE.all(conn, {"iid": inst.id, "spec": spec_name})
         if tasks:
-            conn.execute(_MARK_ESCALATED, {"ids": [t.id for t in tasks], "at": self.now()})
+            _MARK_ESCALATED.execute(conn, [{"task_id": t.id, "at": self.now()} for t in tasks])
         for task in tasks:
             managers: Sequence[Recipient] = (
                 [_Contact(task.boss_id, task.boss_username, task.boss_email)]
@@ -604,8 +605,7 @@ class Engine:
         """Role -> person id for an audit; participants are fixed at the start, so cached."""
         found = self._participants.get(instance_id)
         if found is None:
-            found = dict(connection_of(s).execute(  # type: ignore[arg-type]
-                _PARTICIPANTS, {"iid": instance_id}).all())
+            found = dict(_PARTICIPANTS.all(connection_of(s), {"iid": instance_id}))
             with self._lock:
                 self._participants[instance_id] = found
                 while len(self._participants) > self._live_size * 8:
@@ -819,8 +819,7 @@ class Engine:
                 raise ConcurrentUpdate(f"{row.claimed_by_name} has already claimed this task")
             if row.status != "open":
                 raise ConcurrentUpdate(f"'{row.name}' is no longer open.")
-            done = conn.execute(_CLAIM, {"task_id": task_id, "me": row.me})
-            if cast(CursorResult[Any], done).rowcount != 1:
+            if _CLAIM.execute(conn, {"task_id": task_id, "me": row.me}) != 1:
                 raise ConcurrentUpdate("Someone else claimed this task a moment ago.")
             audit.append(s, self.now(), username, "claimed", {"task": row.name},
                          row.instance_id, row.child_ref)

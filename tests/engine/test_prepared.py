@@ -5,6 +5,7 @@ with SQLAlchemy's errors."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,10 +29,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from engine import Engine, FrozenClock, audit
+from engine import Engine, FrozenClock, audit, org
 from engine import service as engine_service
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.prepared import Prepared
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import pathway  # noqa: E402
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "simple"
 META = MetaData()
@@ -183,6 +188,48 @@ def test_a_prepared_read_gives_what_sqlalchemy_gives(
         assert (direct.then is None) == (nid == 1)
 
 
+# The same read for every note from the first given on, in order.
+READ_FROM = Prepared(select(*READ.statement.selected_columns).where(NOTE.c.id >= bindparam("nid"))
+                     .order_by(NOTE.c.id))
+
+
+def test_all_the_rows_of_a_prepared_read_are_what_sqlalchemy_gives(
+        notes: Engine, no_sqlalchemy_execute: list[Any]) -> None:
+    with notes.db.begin() as conn:
+        ADD.execute(conn, [{"id": i, "text": f"n{i}", "at": AT + timedelta(days=i)}
+                           for i in (1, 2, 3)])
+    for nid in (1, 2, 4):
+        with notes.db.begin() as conn:
+            direct = READ_FROM.all(conn, {"nid": nid})
+            assert no_sqlalchemy_execute == []
+            expected = conn.execute(READ_FROM.statement, {"nid": nid}).all()
+            no_sqlalchemy_execute.clear()
+        assert len(direct) == len(expected) == max(0, 4 - nid)
+        for got, want in zip(direct, expected, strict=True):
+            assert got._fields == tuple(want._fields)
+            assert tuple(got) == tuple(want)
+            assert [type(v) for v in got] == [type(v) for v in want]
+        assert [row.at for row in direct] == [AT + timedelta(days=i) for i in range(nid, 4)]
+
+
+def test_with_a_statement_listener_all_the_rows_are_sqlalchemys(notes: Engine) -> None:
+    seen: list[str] = []
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    with notes.db.begin() as conn:
+        ADD.execute(conn, [{"id": 1, "text": "one", "at": AT}, {"id": 2, "text": "two", "at": AT}])
+    event.listen(notes.db, "before_cursor_execute", statement)
+    try:
+        with notes.db.begin() as conn:
+            rows = READ_FROM.all(conn, {"nid": 1})
+    finally:
+        event.remove(notes.db, "before_cursor_execute", statement)
+    assert [s.split()[0] for s in seen] == ["SELECT"]
+    assert [(row.id, row.later) for row in rows] == [(1, False), (2, True)]
+
+
 def test_with_a_statement_listener_a_read_is_sqlalchemys(notes: Engine) -> None:
     seen: list[str] = []
 
@@ -256,3 +303,26 @@ def test_the_worker_reads_what_is_due_through_the_driver(
     with engine.transaction() as s:
         kinds = s.execute(select(AuditEvent.kind).where(AuditEvent.instance_id == iid)).scalars()
         assert list(kinds).count("timer_fired") == 1
+
+
+def test_the_pathways_people_claims_and_escalations_are_read_through_the_driver(
+        monkeypatch: pytest.MonkeyPatch, no_sqlalchemy_execute: list[Any]) -> None:
+    used: set[Prepared] = set()
+    for name in ("first", "all", "execute"):
+        real = getattr(Prepared, name)
+
+        def noted(self: Prepared, *args: Any, _real: Any = real) -> Any:
+            used.add(self)
+            return _real(self, *args)
+
+        monkeypatch.setattr(Prepared, name, noted)
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        no_sqlalchemy_execute.clear()
+        used.clear()
+        pathway.walk_persisted(b, script)
+    assert script.timers_fired == 2  # both deadlines escalated
+    assert {engine_service._LATEST_VERSION, org._HOLDER_NAMED, org._ROLES, org._LINE,
+            engine_service._CLAIM, engine_service._RECIPIENT, org._RECIPIENTS,
+            engine_service._TO_ESCALATE, engine_service._MARK_ESCALATED} <= used
+    assert not {id(p.statement) for p in used} & set(map(id, no_sqlalchemy_execute))
