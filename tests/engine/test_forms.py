@@ -25,7 +25,7 @@ from tests.conftest import PROCESSES
 SCHEMAS = {p.name: json.loads(p.read_text()) for p in sorted(PROCESSES.glob("*.schema.json"))}
 TODAY = "2025-11-04"
 # Every child status a form's questions depend on (`x-when`), and none.
-CONTEXTS = [{}, *({"child_status": status} for status in ("CIN", "CP", "CLA", "Care leaver"))]
+CONTEXTS = [{}, *({"child_status": status} for status in ("CIN", "CP", "CiC"))]
 EDGES: list[Any] = [
     None, True, False, 0, 1, 1.0, 0.0, -1, 2.5, "", " ", "\n", "x", "a\nb", "x" * 3001,
     "2025-02-30", "2025-02-28", "2025-2-3", "20251104", "2025-11-04\n", "2025-11-04T10:00:00",
