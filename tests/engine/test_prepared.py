@@ -167,67 +167,38 @@ def no_sqlalchemy_execute(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return taken
 
 
-def test_a_prepared_read_gives_what_sqlalchemy_gives(
-        notes: Engine, no_sqlalchemy_execute: list[Any]) -> None:
-    with notes.db.begin() as conn:
-        ADD.execute(conn, [{"id": 1, "text": "one", "at": AT}, {"id": 2, "text": "two", "at": AT}])
-    for nid in (1, 2, 3):
-        with notes.db.begin() as conn:
-            direct = READ.first(conn, {"nid": nid})
-            assert no_sqlalchemy_execute == []
-            expected = conn.execute(READ.statement, {"nid": nid}).first()
-            no_sqlalchemy_execute.clear()
-        if expected is None:
-            assert direct is None
-            continue
-        assert direct._fields == tuple(expected._fields) == ("id", "text", "at", "later", "then")
-        assert tuple(direct) == tuple(expected)
-        assert [type(v) for v in direct] == [type(v) for v in expected]
-        assert (direct.id, direct[3]) == (nid, nid > 1)
-        assert isinstance(direct.at, datetime)  # not SQLite's text
-        assert (direct.then is None) == (nid == 1)
-
-
 # The same read for every note from the first given on, in order.
 READ_FROM = Prepared(select(*READ.statement.selected_columns).where(NOTE.c.id >= bindparam("nid"))
                      .order_by(NOTE.c.id))
 
 
-def test_all_the_rows_of_a_prepared_read_are_what_sqlalchemy_gives(
+def _same_row(got: Any, want: Any) -> None:
+    assert got._fields == tuple(want._fields) == ("id", "text", "at", "later", "then")
+    assert tuple(got) == tuple(want)
+    assert [type(v) for v in got] == [type(v) for v in want]
+    assert isinstance(got.at, datetime)  # not SQLite's text
+    assert (got.later, got.then is None) == (got.id > 1, got.id == 1)
+
+
+def test_a_prepared_read_gives_what_sqlalchemy_gives(
         notes: Engine, no_sqlalchemy_execute: list[Any]) -> None:
     with notes.db.begin() as conn:
         ADD.execute(conn, [{"id": i, "text": f"n{i}", "at": AT + timedelta(days=i)}
                            for i in (1, 2, 3)])
-    for nid in (1, 2, 4):
+    for nid in (1, 2, 3, 4):
         with notes.db.begin() as conn:
-            direct = READ_FROM.all(conn, {"nid": nid})
+            first, every = READ.first(conn, {"nid": nid}), READ_FROM.all(conn, {"nid": nid})
             assert no_sqlalchemy_execute == []
-            expected = conn.execute(READ_FROM.statement, {"nid": nid}).all()
+            expected_first = conn.execute(READ.statement, {"nid": nid}).first()
+            expected_every = conn.execute(READ_FROM.statement, {"nid": nid}).all()
             no_sqlalchemy_execute.clear()
-        assert len(direct) == len(expected) == max(0, 4 - nid)
-        for got, want in zip(direct, expected, strict=True):
-            assert got._fields == tuple(want._fields)
-            assert tuple(got) == tuple(want)
-            assert [type(v) for v in got] == [type(v) for v in want]
-        assert [row.at for row in direct] == [AT + timedelta(days=i) for i in range(nid, 4)]
-
-
-def test_with_a_statement_listener_all_the_rows_are_sqlalchemys(notes: Engine) -> None:
-    seen: list[str] = []
-
-    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
-
-    with notes.db.begin() as conn:
-        ADD.execute(conn, [{"id": 1, "text": "one", "at": AT}, {"id": 2, "text": "two", "at": AT}])
-    event.listen(notes.db, "before_cursor_execute", statement)
-    try:
-        with notes.db.begin() as conn:
-            rows = READ_FROM.all(conn, {"nid": 1})
-    finally:
-        event.remove(notes.db, "before_cursor_execute", statement)
-    assert [s.split()[0] for s in seen] == ["SELECT"]
-    assert [(row.id, row.later) for row in rows] == [(1, False), (2, True)]
+        assert (first is None) == (expected_first is None) == (nid == 4)
+        if first is not None:
+            _same_row(first, expected_first)
+        assert len(every) == len(expected_every) == 4 - nid
+        for got, want in zip(every, expected_every, strict=True):
+            _same_row(got, want)
+        assert [row.at for row in every] == [AT + timedelta(days=i) for i in range(nid, 4)]
 
 
 def test_with_a_statement_listener_a_read_is_sqlalchemys(notes: Engine) -> None:
@@ -237,15 +208,17 @@ def test_with_a_statement_listener_a_read_is_sqlalchemys(notes: Engine) -> None:
         seen.append(sql)
 
     with notes.db.begin() as conn:
-        ADD.execute(conn, {"id": 1, "text": "one", "at": AT})
+        ADD.execute(conn, [{"id": 1, "text": "one", "at": AT}, {"id": 2, "text": "two", "at": AT}])
     event.listen(notes.db, "before_cursor_execute", statement)
     try:
         with notes.db.begin() as conn:
             row = READ.first(conn, {"nid": 1})
+            rows = READ_FROM.all(conn, {"nid": 1})
     finally:
         event.remove(notes.db, "before_cursor_execute", statement)
-    assert [s.split()[0] for s in seen] == ["SELECT"]
+    assert [s.split()[0] for s in seen] == ["SELECT", "SELECT"]
     assert (row.id, row.text, row.later) == (1, "one", False)
+    assert [(row.id, row.later) for row in rows] == [(1, False), (2, True)]
 
 
 def test_a_read_error_is_sqlalchemys(notes: Engine) -> None:
