@@ -39,6 +39,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
@@ -1093,6 +1094,40 @@ def _inherit_data(self: Task) -> None:
 
 if SPIFF_VERSION == WALK_MIRRORS:
     Task._inherit_data = _inherit_data  # type: ignore[method-assign]
+
+
+# UnstructuredJoin._update_hook (the parallel gateways, the end join) looks through every task of
+# the workflow for other waiting instances of its spec, asking each task whether its spec is the
+# join's (a comparison Python makes both ways before it falls back on identity), whether it is
+# the task updated, and its state, through the property. It runs at each update of a waiting
+# join: about 55 times a pathway, over a hundred-odd tasks each. On the workflows the engine runs
+# the same tasks are found, in the same order, asking first the question most of them fail, the
+# state as the property reads it; Task and TaskSpec define no equality of their own, so the two
+# identity questions after it are the stock comparisons. The rest is the stock method's.
+_stock_join_update_hook = UnstructuredJoin._update_hook
+
+
+def _join_update_hook(self: Any, my_task: Task) -> bool:
+    if not _engines(my_task.workflow):
+        return cast(bool, _stock_join_update_hook(self, my_task))
+    may_fire = self._check_threshold_unstructured(my_task)
+    waiting = TaskState.WAITING
+    others = [t for t in my_task.workflow.tasks.values()
+              if t._state == waiting and t.task_spec is self and t is not my_task]
+    for task in others:
+        # By cancelling the other waiting instances at once, they are not updated again.
+        task.cancel()
+    if not may_fire:
+        # Only the most recent instance of the spec waits.
+        my_task._set_state(TaskState.WAITING)
+    else:
+        # Only the task that goes on takes the data.
+        my_task._inherit_data()
+    return cast(bool, may_fire)
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    UnstructuredJoin._update_hook = _join_update_hook  # type: ignore[method-assign]
 
 
 # SpiffWorkflow asks a workflow for its ready tasks (each engine step, of the audit and of each

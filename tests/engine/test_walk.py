@@ -532,3 +532,35 @@ def test_inherited_data_takes_copies_and_equal_data_is_left_alone() -> None:
     assert ours.data["ordered"] is not parent["ordered"]
     assert ours.data["when"] is parent["when"]
     assert ours.data["score"] is nan
+
+
+def test_a_join_cancels_and_waits_as_the_stock_method_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole pathway in memory: with the engine's join update every task ends in the stock
+    state, in the stock order, with the stock data; SpiffWorkflow's own workflows take the stock
+    method."""
+    assert spiff.UnstructuredJoin._update_hook is spiff._join_update_hook
+    calls = {"ours": 0, "stock": 0}
+    real = spiff._stock_join_update_hook
+
+    def counted(spec: Any, task: Any) -> bool:
+        calls["stock"] += 1
+        return cast(bool, real(spec, task))
+
+    def watched(spec: Any, task: Any) -> bool:
+        calls["ours"] += 1
+        return spiff._join_update_hook(spec, task)
+
+    monkeypatch.setattr(spiff, "_stock_join_update_hook", counted)
+    monkeypatch.setattr(spiff.UnstructuredJoin, "_update_hook", watched)
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        calls.update(ours=0, stock=0)
+        ours = pathway.walk_in_memory(b, script, runtime=True)
+        assert calls["ours"] > 40
+        assert calls["stock"] == 0
+        stock = pathway.walk_in_memory(b, script)
+        assert calls["stock"] > 40  # SpiffWorkflow's own workflow
+        monkeypatch.setattr(spiff.UnstructuredJoin, "_update_hook", real)
+        theirs = pathway.walk_in_memory(b, script, runtime=True)
+    assert _states(ours) == _states(theirs) == _states(stock)
+    assert _data_and_sharing(ours) == _data_and_sharing(theirs)
