@@ -459,28 +459,38 @@ def _data_and_sharing(wf: spiff.BpmnWorkflow) -> list[tuple[str, list[tuple[str,
     return found
 
 
+def _count_both(monkeypatch: pytest.MonkeyPatch, owner: Any, method: str, stock: str,
+                ours: Any) -> dict[str, int]:
+    """Count the calls of the engine's override of `owner.method` ("ours") and of the stock
+    method it falls back on (spiff's `stock`), both installed for the test."""
+    calls = {"ours": 0, "stock": 0}
+    real = getattr(spiff, stock)
+
+    def counted(*args: Any) -> Any:
+        calls["stock"] += 1
+        return real(*args)
+
+    def watched(*args: Any) -> Any:
+        calls["ours"] += 1
+        return ours(*args)
+
+    monkeypatch.setattr(spiff, stock, counted)
+    monkeypatch.setattr(owner, method, watched)
+    return calls
+
+
 def test_the_data_a_task_inherits_is_the_stock_merge(monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole pathway in memory: every task ends with the data the stock merge gives it, each
     mutable value shared or copied as the stock merge shares or copies it."""
     assert spiff.Task._inherit_data is spiff._inherit_data
-    taken = {"quick": 0, "stock": 0}
     real = spiff._stock_inherit_data
-
-    def counted(task: Any) -> None:
-        taken["stock"] += 1
-        real(task)
-
-    def watched(task: Any) -> None:
-        taken["quick"] += 1
-        spiff._inherit_data(task)
-
-    monkeypatch.setattr(spiff, "_stock_inherit_data", counted)
-    monkeypatch.setattr(spiff.Task, "_inherit_data", watched)
+    taken = _count_both(monkeypatch, spiff.Task, "_inherit_data", "_stock_inherit_data",
+                        spiff._inherit_data)
     with pathway.bench() as b:
         script = pathway.record(b)
-        taken.update(quick=0, stock=0)
+        taken.update(ours=0, stock=0)
         ours = pathway.walk_in_memory(b, script, runtime=True)
-        assert taken["quick"] > 100
+        assert taken["ours"] > 100
         assert 0 < taken["stock"] < 10  # most tasks are filled, or already equal
         monkeypatch.setattr(spiff.Task, "_inherit_data", real)
         theirs = pathway.walk_in_memory(b, script, runtime=True)
@@ -539,19 +549,9 @@ def test_a_join_cancels_and_waits_as_the_stock_method_does(monkeypatch: pytest.M
     state, in the stock order, with the stock data; SpiffWorkflow's own workflows take the stock
     method."""
     assert spiff.UnstructuredJoin._update_hook is spiff._join_update_hook
-    calls = {"ours": 0, "stock": 0}
     real = spiff._stock_join_update_hook
-
-    def counted(spec: Any, task: Any) -> bool:
-        calls["stock"] += 1
-        return cast(bool, real(spec, task))
-
-    def watched(spec: Any, task: Any) -> bool:
-        calls["ours"] += 1
-        return spiff._join_update_hook(spec, task)
-
-    monkeypatch.setattr(spiff, "_stock_join_update_hook", counted)
-    monkeypatch.setattr(spiff.UnstructuredJoin, "_update_hook", watched)
+    calls = _count_both(monkeypatch, spiff.UnstructuredJoin, "_update_hook",
+                        "_stock_join_update_hook", spiff._join_update_hook)
     with pathway.bench() as b:
         script = pathway.record(b)
         calls.update(ours=0, stock=0)
