@@ -138,8 +138,7 @@ class Prepared:
         """A prepared select's first row (its columns by key and by position), or None."""
         if not _unobserved(conn):
             return conn.execute(self.statement, params).first()
-        rows = self._read(conn, params, lambda cursor: [row] if (row := cursor.fetchone())
-                          is not None else [])
+        rows = self._read(conn, params, lambda cursor: cursor.fetchmany(1))
         return rows[0] if rows else None
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:

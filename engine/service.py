@@ -360,7 +360,7 @@ class Engine:
 
     def _latest_version(self, s: UseCase, process_id: str) -> Row[int, int, str] | None:
         """The newest version of a process: its id, version number and digest."""
-        return _LATEST_VERSION.first(connection_of(s), {"pid": process_id})  # type: ignore[no-any-return]
+        return _LATEST_VERSION.first(connection_of(s), {"pid": process_id})
 
     def load_definitions(self) -> int:
         """Parse the newest version of every deployed process into the cache, as a serving
@@ -532,8 +532,7 @@ class Engine:
         person_id = self._participant_ids(s, inst.id).get(role)
         if person_id is None:
             return []
-        found = _RECIPIENT.first(connection_of(s), {"pid": person_id})
-        return [found] if found is not None else []
+        return _RECIPIENT.all(connection_of(s), {"pid": person_id})
 
     def _notify(self, s: UseCase, inst: Any, people: Sequence[Recipient], subject: str,
                 body: str) -> None:

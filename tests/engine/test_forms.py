@@ -42,7 +42,7 @@ def _verdicts_agree(schema: dict[str, Any], submitted: dict[str, Any], data: dic
 
 
 def _variants(schema: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]]:
-    valid = {k: v for k, v in sample(forms.for_task(schema, data), TODAY).items()}
+    valid = sample(forms.for_task(schema, data), TODAY)
     out = [valid]
     for name in valid:
         out.append({k: v for k, v in valid.items() if k != name})
