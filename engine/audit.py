@@ -30,18 +30,21 @@ REDACTED = '{"redacted":true}'
 PURGED = "purged"
 
 
+# The encoders the trail's JSON is written with, made once: `json.dumps` with any option makes
+# a new encoder at every call, and a completion records several events.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DETAIL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+
+
 def content_hash(child_ref: str, detail: str) -> str:
     """Hash the part of an event that retention may later blank."""
-    body = json.dumps([child_ref, detail], separators=(",", ":"), ensure_ascii=False)
+    body = _COMPACT([child_ref, detail])
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _digest(prev_hash: str, event_id: int, at: datetime, actor: str, kind: str,
             instance_id: int | None, content: str) -> str:
-    body = json.dumps(
-        [event_id, at.isoformat(), actor, kind, instance_id, content],
-        separators=(",", ":"), ensure_ascii=False,
-    )
+    body = _COMPACT([event_id, at.isoformat(), actor, kind, instance_id, content])
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -54,7 +57,7 @@ def append(
     Events wait in the session and are chained in one batch: the head row is locked only then,
     for the moment it takes, not from a use case's first event to its commit.
     """
-    text = json.dumps(detail or {}, sort_keys=True, default=str, ensure_ascii=False)
+    text = _DETAIL(detail or {})
     s.info.setdefault(_PENDING, []).append(
         (at.astimezone(UTC), actor, kind, instance_id, child_ref or "", text))
 
