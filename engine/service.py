@@ -806,7 +806,7 @@ class Engine:
 
     def claim(self, task_id: int, username: str) -> None:
         """Take a group task as one's own: one read, one guarded write (a racing claim loses)."""
-        with self.transaction() as s:
+        with self._on_connection() as s:
             conn = connection_of(s)
             row = _TASK_TO_CLAIM.first(conn, {"task_id": task_id, "username": username})
             if row is None or not row.active or not (

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Engine, NotAllowed, NotFound, accounts, audit
+from engine import ConcurrentUpdate, Engine, NotAllowed, NotFound, accounts, audit
 from engine.accounts_admin import deactivate
 from engine.demo import DEMO_PASSWORD
 from engine.models import AuditEvent, HumanTask, Participant, Person
@@ -121,3 +121,35 @@ def test_no_active_manager_to_take_over_refuses_and_changes_nothing(
         assert s.execute(select(Person.active).where(
             Person.username == "aud.aisha")).scalar_one() is True
     open_task(web_engine, "aud.aisha")
+
+
+def test_a_claim_that_loses_or_is_refused_leaves_the_task_and_the_trail_as_they_were(
+        web_engine: Engine, to_audit_tool) -> None:
+    """A claim runs on a Core transaction: only the one that wins is written and recorded."""
+    eng = web_engine
+    _, tool = to_audit_tool("CIN")
+    eng.complete_task(tool, "aud.aisha", {"grade": "Good", "strengths": "Good",
+                                          "child_voice": "Yes"})
+    with eng.transaction() as s:
+        moderate = s.execute(select(HumanTask.id).where(
+            HumanTask.group_role == "CPP", HumanTask.status == "open")).scalar_one()
+
+    def claims() -> list[str]:
+        with eng.transaction() as s:
+            return list(s.execute(select(AuditEvent.actor).where(
+                AuditEvent.kind == "claimed").order_by(AuditEvent.id)).scalars())
+
+    with pytest.raises(NotFound):
+        eng.claim(moderate, "sw.paul")  # not in the group
+    eng.claim(moderate, "cpp.chris")
+    with pytest.raises(ConcurrentUpdate, match="Chris Evans has already claimed this task"):
+        eng.claim(moderate, "cpp.carla")
+    eng.claim(moderate, "cpp.chris")  # claiming again one's own claim changes nothing
+
+    assert claims() == ["cpp.chris", "cpp.chris"]
+    chris = _person_id(eng, "cpp.chris")
+    with eng.transaction() as s:
+        task = s.get(HumanTask, moderate)
+        assert task is not None
+        assert task.claimed_by_id == chris
+        assert audit.verify(s).ok
