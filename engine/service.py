@@ -666,7 +666,7 @@ class Engine:
               participants: dict[str, str] | None = None, practitioner: str | None = None,
               auditor: str | None = None) -> int:
         """Start an instance on the newest version; participants are derived from the practitioner."""
-        with self.transaction() as s:
+        with self._on_connection() as s:
             conn = connection_of(s)
             pv = self._latest_version(s, process_id)
             if pv is None:

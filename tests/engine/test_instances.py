@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import ConcurrentUpdate, FormInvalid, NotAllowed, NotFound, ProcessFailed, audit, org
-from engine.models import AuditEvent, HumanTask, Instance, Notification
+from engine.models import AuditEvent, HumanTask, Instance, Notification, Participant
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "simple"
 LONG = Path(__file__).parents[1] / "fixtures" / "long"
@@ -410,4 +410,48 @@ def test_a_completion_that_fails_at_its_commit_keeps_nothing_of_itself(
         assert s.get(Instance, started).status == "completed"
         assert s.execute(select(AuditEvent.kind).order_by(AuditEvent.id.desc())
                          .limit(2)).scalars().all() == ["completed", "task_completed"]
+        assert audit.verify(s).ok
+
+
+def test_a_start_that_is_refused_or_whose_first_step_fails_leaves_nothing(
+        engine, people, deploy, tmp_path):
+    """A start is one transaction: refused, or stopped by a broken first step, it leaves no
+    audit, no participants, no task and no event behind."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    text = (FIXTURE / "simple.bpmn").read_text()
+    text = text.replace('<bpmn:sequenceFlow id="F1" sourceRef="Event_Start" targetRef="Activity_One" />',
+                        '<bpmn:sequenceFlow id="F1" sourceRef="Event_Start" targetRef="Oops" />'
+                        '<bpmn:scriptTask id="Oops" name="Work out the deadline"><bpmn:incoming>F1'
+                        '</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing><bpmn:script>'
+                        'deadline = missing_value + 1</bpmn:script></bpmn:scriptTask>'
+                        '<bpmn:sequenceFlow id="F9" sourceRef="Oops" targetRef="Activity_One" />')
+    text = text.replace("<bpmn:flowNodeRef>Event_Start</bpmn:flowNodeRef>",
+                        "<bpmn:flowNodeRef>Event_Start</bpmn:flowNodeRef>"
+                        "<bpmn:flowNodeRef>Oops</bpmn:flowNodeRef>")
+    text = text.replace("<bpmn:incoming>F1</bpmn:incoming>", "<bpmn:incoming>F9</bpmn:incoming>", 1)
+    (broken / "simple.bpmn").write_text(text)
+    (broken / "one.schema.json").write_text((FIXTURE / "one.schema.json").read_text())
+    deploy(broken)
+
+    with engine.transaction() as s:
+        deployed = s.execute(select(func.max(AuditEvent.id))).scalar_one()
+
+    def nothing_left() -> None:
+        with engine.transaction() as s:
+            for table in (Instance, Participant, HumanTask, Notification):
+                assert s.execute(select(func.count()).select_from(table)).scalar_one() == 0
+            assert s.execute(select(func.max(AuditEvent.id))).scalar_one() == deployed
+
+    with pytest.raises(NotAllowed):
+        engine.start("simple", "sw", {"child_ref": "C-1"}, practitioner="sw", auditor="auditor")
+    nothing_left()
+    with pytest.raises(ProcessFailed, match="Work out the deadline"):
+        engine.start("simple", "cpp1", {"child_ref": "C-1"}, practitioner="sw", auditor="auditor")
+    nothing_left()
+    deploy(FIXTURE)  # the process mended: the same start goes through
+    iid = engine.start("simple", "cpp1", {"child_ref": "C-1"}, practitioner="sw",
+                       auditor="auditor")
+    assert [t.status for t in _tasks(engine, iid)] == ["open"]
+    with engine.transaction() as s:
         assert audit.verify(s).ok
