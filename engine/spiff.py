@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
-from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     IntermediateCatchEvent,
@@ -39,6 +39,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
@@ -1131,6 +1132,75 @@ def _join_update_hook(self: Any, my_task: Task) -> bool:
 
 if SPIFF_VERSION == WALK_MIRRORS:
     UnstructuredJoin._update_hook = _join_update_hook  # type: ignore[method-assign]
+
+
+# A parallel gateway waiting for its other branches asks again whether they have all arrived at
+# every update of the waiting tasks (the deep-dive's re-audit gateway about 20 times a pathway),
+# and the stock answer lists the gateway's instances in the walk's order and climbs from each to
+# the root. That answer reads, of the audit, only: the gateway's instances, their ancestry and
+# order (a task's parent never changes, and a tree only gains children at the end of a list and
+# loses them, so two tasks stay in the same order), and the state of each instance's parent. On
+# the workflows the engine runs it is kept with exactly those (the instances and their parents,
+# held, and the parents' states, of every workflow of the audit: more than the walk can reach,
+# never less) and given again while they are the same objects in the same states.
+_stock_parallel_threshold = ParallelGateway._check_threshold_unstructured
+_THRESHOLDS = "_qaflow_thresholds"
+
+
+def _parallel_threshold(self: Any, my_task: Task) -> bool:
+    workflow = my_task.workflow
+    if not _engines(workflow):
+        return cast(bool, _stock_parallel_threshold(self, my_task))
+    top = workflow.top_workflow
+    name = self.name
+    seen: list[Any] = [self, my_task]
+    for wf in _audit_workflows(top):
+        get = wf.tasks.get
+        for task in wf.tasks.values():
+            if task.task_spec.name == name:
+                parent = get(task._parent)
+                seen += (task, parent, parent._state if parent is not None else None)
+    kept: dict[int, tuple[list[Any], bool]] = top.__dict__.setdefault(_THRESHOLDS, {})
+    last = kept.get(id(self))
+    if last is not None and last[0] == seen:
+        return last[1]
+    may_fire = cast(bool, _stock_parallel_threshold(self, my_task))
+    kept[id(self)] = (seen, may_fire)
+    return may_fire
+
+
+# The end of a subprocess (or of the audit) waits for every task of its workflow that is not
+# finished, found by a walk from the root that stops at the first such task but does not go below
+# the end itself: up the trunk of finished steps, 30-50 levels down. Nothing changes during that
+# walk, so the order it meets tasks in does not matter, only whether it meets one: on the
+# workflows the engine runs, any unfinished task of the workflow other than this one that is not
+# below an instance of the end. Every task of a workflow is in its tree (as `_sole` has it), and
+# the walk goes below every task but the end's, so it meets each of those.
+_stock_end_join_threshold = _EndJoin._check_threshold_unstructured
+
+
+def _end_join_threshold(self: Any, my_task: Task) -> bool:
+    workflow = my_task.workflow
+    if not _engines(workflow) or len(workflow.tasks) >= _DEPTH_LIMIT:
+        return cast(bool, _stock_end_join_threshold(self, my_task))
+    name = self.name
+    below: set[int] = set()
+    ends = [task for task in workflow.tasks.values() if task.task_spec.name == name]
+    get = workflow.tasks.get
+    while ends:
+        for child in ends.pop()._children:
+            found = get(child)
+            if found is not None and id(found) not in below:
+                below.add(id(found))
+                ends.append(found)
+    unfinished = TaskState.NOT_FINISHED_MASK
+    return not any(task._state & unfinished and task is not my_task and id(task) not in below
+                   for task in workflow.tasks.values())
+
+
+if SPIFF_VERSION == WALK_MIRRORS:
+    ParallelGateway._check_threshold_unstructured = _parallel_threshold  # type: ignore[method-assign]
+    _EndJoin._check_threshold_unstructured = _end_join_threshold  # type: ignore[method-assign]
 
 
 # SpiffWorkflow asks a workflow for its ready tasks (each engine step, of the audit and of each

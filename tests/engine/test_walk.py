@@ -564,3 +564,76 @@ def test_a_join_cancels_and_waits_as_the_stock_method_does(monkeypatch: pytest.M
         theirs = pathway.walk_in_memory(b, script, runtime=True)
     assert _states(ours) == _states(theirs) == _states(stock)
     assert _data_and_sharing(ours) == _data_and_sharing(theirs)
+
+
+@pytest.mark.parametrize(("owner", "ours", "stock", "name"), [
+    (spiff.ParallelGateway, spiff._parallel_threshold, "_stock_parallel_threshold",
+     "Gateway_ReadyForReaudit"),
+    (spiff._EndJoin, spiff._end_join_threshold, "_stock_end_join_threshold",
+     "grading_follow_up.EndJoin"),
+])
+def test_a_join_asks_whether_its_branches_have_arrived_as_the_stock_method_does(
+        monkeypatch: pytest.MonkeyPatch, owner: Any, ours: Any, stock: str, name: str) -> None:
+    """The whole pathway in memory: each time a parallel gateway or the end of a workflow asks
+    whether it may go on, the engine's answer is the stock method's, asked at the same moment
+    (the re-audit's gateway waits through the dispute and the follow-up, then goes on; the
+    follow-up's end waits for its actions); SpiffWorkflow's own workflows take the stock method."""
+    assert owner._check_threshold_unstructured is ours
+    real = getattr(spiff, stock)
+    answers: list[tuple[str, bool]] = []
+
+    def both(spec: Any, task: Any) -> bool:
+        got = ours(spec, task)
+        assert got == real(spec, task), f"{spec.name}: {len(answers)} answers before"
+        answers.append((spec.name, got))
+        return cast(bool, got)
+
+    calls = _count_both(monkeypatch, owner, "_check_threshold_unstructured", stock, both)
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        answers.clear()
+        calls.update(ours=0, stock=0)
+        walked = pathway.walk_in_memory(b, script, runtime=True)
+        asked, fell_back = calls["ours"], calls["stock"]
+        answered = len(answers)
+        mine = [may_fire for spec, may_fire in answers if spec == name]
+        pathway.walk_in_memory(b, script)
+    assert walked.completed
+    assert asked == answered
+    assert fell_back < asked / 2  # most answers without the stock method
+    assert calls["stock"] - fell_back == calls["ours"] - asked > 10  # SpiffWorkflow's own
+    assert mine.count(False) > 10
+    assert mine.count(True) == 1
+
+
+def test_a_gateways_kept_answer_is_asked_again_once_a_branch_has_arrived(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The re-audit's gateway first waits with one branch in (moderation done) and two to come.
+    Its answer is kept; once the other two branches' last steps are done (set here directly, on
+    the same waiting instance), it is asked afresh and is the stock one: it may go on."""
+    first: list[tuple[Any, Any]] = []
+
+    def noting(spec: Any, task: Any) -> bool:
+        if spec.name == "Gateway_ReadyForReaudit" and not first:
+            first.append((spec, task))
+        return cast(bool, spiff._parallel_threshold(spec, task))
+
+    monkeypatch.setattr(spiff.ParallelGateway, "_check_threshold_unstructured", noting)
+    with pathway.bench() as b:
+        script = pathway.record(b)
+        first.clear()
+        steps = script.steps
+        for upto in range(1, len(steps) + 1):  # the shortest walk that asks it
+            script.steps = steps[:upto]
+            wf = pathway.walk_in_memory(b, script, runtime=True)
+            if first:
+                break
+    gateway, waiting = first[0]
+    assert spiff._parallel_threshold(gateway, waiting) is False
+    arrivals = [t for t in all_tasks(wf) if t.task_spec is gateway and t is not waiting]
+    assert sorted(t.parent.task_spec.name for t in arrivals) == [
+        "Activity_AcknowledgeGrading", "Gateway_RemedialActionsDone"]
+    for task in arrivals:
+        task.parent._set_state(spiff.TaskState.COMPLETED)
+    assert spiff._stock_parallel_threshold(gateway, waiting) is True
+    assert spiff._parallel_threshold(gateway, waiting) is True
