@@ -1000,8 +1000,15 @@ _FAST_CLASS: dict[type, type] = {TaskIterator: _FastTaskIterator,
 
 
 def _engines(workflow: Any) -> bool:
-    """Whether a workflow (or the one a subprocess belongs to) is one the engine made or rebuilt."""
-    return bool(getattr(workflow, "top_workflow", workflow).__dict__.get(_FAST_WALK))
+    """Whether a workflow (or the one a subprocess belongs to) is one the engine made or rebuilt:
+    asked a few hundred times a step, so the mark is looked for in the workflow's own attributes,
+    then in those of the workflow a subprocess holds as an attribute (BpmnWorkflow's own
+    `top_workflow` is a property, itself)."""
+    own = workflow.__dict__
+    if own.get(_FAST_WALK):
+        return True
+    top = own.get("top_workflow")
+    return top is not None and bool(top.__dict__.get(_FAST_WALK))
 
 
 def _iterator_for(cls: type, *args: Any, **kwargs: Any) -> Any:
