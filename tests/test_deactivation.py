@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -67,14 +68,19 @@ def test_a_practitioner_leaving_mid_audit_hands_their_task_and_role_to_their_man
             call()
 
 
-def test_a_claimed_group_task_goes_back_to_the_group(web_engine: Engine, to_audit_tool) -> None:
-    eng = web_engine
+def _moderation(eng: Engine, to_audit_tool: Any) -> int:
+    """A CIN audit graded: its moderation, a task for any member of CPP."""
     _, tool = to_audit_tool("CIN")
     eng.complete_task(tool, "aud.aisha", {"grade": "Good", "strengths": "Good",
                                           "child_voice": "Yes"})
     with eng.transaction() as s:
-        moderate = s.execute(select(HumanTask.id).where(
+        return s.execute(select(HumanTask.id).where(
             HumanTask.group_role == "CPP", HumanTask.status == "open")).scalar_one()
+
+
+def test_a_claimed_group_task_goes_back_to_the_group(web_engine: Engine, to_audit_tool) -> None:
+    eng = web_engine
+    moderate = _moderation(eng, to_audit_tool)
     eng.claim(moderate, "cpp.chris")
 
     handover = deactivate(eng, "cpp.chris", "admin.ann")
@@ -127,12 +133,7 @@ def test_a_claim_that_loses_or_is_refused_leaves_the_task_and_the_trail_as_they_
         web_engine: Engine, to_audit_tool) -> None:
     """A claim runs on a Core transaction: only the one that wins is written and recorded."""
     eng = web_engine
-    _, tool = to_audit_tool("CIN")
-    eng.complete_task(tool, "aud.aisha", {"grade": "Good", "strengths": "Good",
-                                          "child_voice": "Yes"})
-    with eng.transaction() as s:
-        moderate = s.execute(select(HumanTask.id).where(
-            HumanTask.group_role == "CPP", HumanTask.status == "open")).scalar_one()
+    moderate = _moderation(eng, to_audit_tool)
 
     def claims() -> list[str]:
         with eng.transaction() as s:

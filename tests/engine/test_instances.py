@@ -321,23 +321,34 @@ def test_a_timer_run_that_fails_after_recording_events_keeps_none_of_them(
     assert intact.ok
 
 
-def test_a_completion_whose_next_step_fails_changes_nothing_and_tells_the_policy_owner(
-        engine, people, deploy, tmp_path):
+def _with_a_script_between(tmp_path: Path, flow: str, source: str, target: str, name: str,
+                           script: str) -> Path:
+    """The fixture process with a script task named `name` running `script` put on the flow
+    from `source` to `target`: a copy to deploy, the script's task in the auditor's lane."""
     broken = tmp_path / "broken"
     broken.mkdir()
     text = (FIXTURE / "simple.bpmn").read_text()
-    text = text.replace('<bpmn:sequenceFlow id="F2" sourceRef="Activity_One" targetRef="Event_End" />',
-                        '<bpmn:sequenceFlow id="F2" sourceRef="Activity_One" targetRef="Oops" />'
-                        '<bpmn:scriptTask id="Oops" name="Record the answer"><bpmn:incoming>F2'
-                        '</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing><bpmn:script>'
-                        'total = answer + 1</bpmn:script></bpmn:scriptTask>'
-                        '<bpmn:sequenceFlow id="F9" sourceRef="Oops" targetRef="Event_End" />')
-    text = text.replace("<bpmn:flowNodeRef>Event_End</bpmn:flowNodeRef>",
-                        "<bpmn:flowNodeRef>Event_End</bpmn:flowNodeRef>"
+    text = text.replace(
+        f'<bpmn:sequenceFlow id="{flow}" sourceRef="{source}" targetRef="{target}" />',
+        f'<bpmn:sequenceFlow id="{flow}" sourceRef="{source}" targetRef="Oops" />'
+        f'<bpmn:scriptTask id="Oops" name="{name}"><bpmn:incoming>{flow}</bpmn:incoming>'
+        f'<bpmn:outgoing>F9</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
+        f'<bpmn:sequenceFlow id="F9" sourceRef="Oops" targetRef="{target}" />')
+    text = text.replace(f"<bpmn:flowNodeRef>{target}</bpmn:flowNodeRef>",
+                        f"<bpmn:flowNodeRef>{target}</bpmn:flowNodeRef>"
                         "<bpmn:flowNodeRef>Oops</bpmn:flowNodeRef>")
+    # The target's incoming flow is now the script's (the first mention is the target's own
+    # element, before the flows and the script task).
+    text = text.replace(f"<bpmn:incoming>{flow}</bpmn:incoming>", "<bpmn:incoming>F9</bpmn:incoming>", 1)
     (broken / "simple.bpmn").write_text(text)
     (broken / "one.schema.json").write_text((FIXTURE / "one.schema.json").read_text())
-    deploy(broken)
+    return broken
+
+
+def test_a_completion_whose_next_step_fails_changes_nothing_and_tells_the_policy_owner(
+        engine, people, deploy, tmp_path):
+    deploy(_with_a_script_between(tmp_path, "F2", "Activity_One", "Event_End",
+                                  "Record the answer", "total = answer + 1"))
     iid = engine.start("simple", "cpp1", {"child_ref": "C-9"}, practitioner="sw",
                        auditor="auditor")
     [task] = _tasks(engine, iid)
@@ -417,22 +428,8 @@ def test_a_start_that_is_refused_or_whose_first_step_fails_leaves_nothing(
         engine, people, deploy, tmp_path):
     """A start is one transaction: refused, or stopped by a broken first step, it leaves no
     audit, no participants, no task and no event behind."""
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    text = (FIXTURE / "simple.bpmn").read_text()
-    text = text.replace('<bpmn:sequenceFlow id="F1" sourceRef="Event_Start" targetRef="Activity_One" />',
-                        '<bpmn:sequenceFlow id="F1" sourceRef="Event_Start" targetRef="Oops" />'
-                        '<bpmn:scriptTask id="Oops" name="Work out the deadline"><bpmn:incoming>F1'
-                        '</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing><bpmn:script>'
-                        'deadline = missing_value + 1</bpmn:script></bpmn:scriptTask>'
-                        '<bpmn:sequenceFlow id="F9" sourceRef="Oops" targetRef="Activity_One" />')
-    text = text.replace("<bpmn:flowNodeRef>Event_Start</bpmn:flowNodeRef>",
-                        "<bpmn:flowNodeRef>Event_Start</bpmn:flowNodeRef>"
-                        "<bpmn:flowNodeRef>Oops</bpmn:flowNodeRef>")
-    text = text.replace("<bpmn:incoming>F1</bpmn:incoming>", "<bpmn:incoming>F9</bpmn:incoming>", 1)
-    (broken / "simple.bpmn").write_text(text)
-    (broken / "one.schema.json").write_text((FIXTURE / "one.schema.json").read_text())
-    deploy(broken)
+    deploy(_with_a_script_between(tmp_path, "F1", "Event_Start", "Activity_One",
+                                  "Work out the deadline", "deadline = missing_value + 1"))
 
     with engine.transaction() as s:
         deployed = s.execute(select(func.max(AuditEvent.id))).scalar_one()
