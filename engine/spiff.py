@@ -1152,6 +1152,7 @@ if SPIFF_VERSION == WALK_MIRRORS:
 # never less) and given again while they are the same objects in the same states.
 _stock_parallel_threshold = ParallelGateway._check_threshold_unstructured
 _THRESHOLDS = "_qaflow_thresholds"
+_ALL = 1 << 30  # as `most` for `_wanted`: every task found
 
 
 def _parallel_threshold(self: Any, my_task: Task) -> bool:
@@ -1159,14 +1160,11 @@ def _parallel_threshold(self: Any, my_task: Task) -> bool:
     if not _engines(workflow):
         return cast(bool, _stock_parallel_threshold(self, my_task))
     top = workflow.top_workflow
-    name = self.name
     seen: list[Any] = [self, my_task]
-    for wf in _audit_workflows(top):
-        get = wf.tasks.get
-        for task in wf.tasks.values():
-            if task.task_spec.name == name:
-                parent = get(task._parent)
-                seen += (task, parent, parent._state if parent is not None else None)
+    for task in _wanted(top, top.subprocesses, TaskState.ANY_MASK, 0, None, self.name, None,
+                        _ALL):
+        parent = task.workflow.tasks.get(task._parent)
+        seen += (task, parent, parent._state if parent is not None else None)
     kept: dict[int, tuple[list[Any], bool]] = top.__dict__.setdefault(_THRESHOLDS, {})
     last = kept.get(id(self))
     if last is not None and last[0] == seen:
@@ -1190,9 +1188,8 @@ def _end_join_threshold(self: Any, my_task: Task) -> bool:
     workflow = my_task.workflow
     if not _engines(workflow) or len(workflow.tasks) >= _DEPTH_LIMIT:
         return cast(bool, _stock_end_join_threshold(self, my_task))
-    name = self.name
     below: set[int] = set()
-    ends = [task for task in workflow.tasks.values() if task.task_spec.name == name]
+    ends = _wanted(workflow, None, TaskState.ANY_MASK, 0, None, self.name, None, _ALL)
     get = workflow.tasks.get
     while ends:
         for child in ends.pop()._children:
